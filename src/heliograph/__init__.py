@@ -1,0 +1,56 @@
+"""Heliograph: capture LLM telemetry and deliver it to Helicone in the background.
+
+    import heliograph
+
+    logger = heliograph.ManualLogger()          # local receiver unless HELICONE_API_KEY is set
+    logger.log_single_request(request, response_text, latency_ms=420)
+
+Every ``log_*`` call appends to a durable local spool and returns in microseconds; a
+background worker delivers to Helicone with retries. Telemetry never raises into, blocks
+or slows the program it observes.
+"""
+
+import contextlib
+
+from heliograph._version import __version__
+from heliograph.capture import LogBuilder, ManualLogger, ResultRecorder
+from heliograph.config import Config
+from heliograph.delivery.report import DeliveryReport
+from heliograph.errors import (
+    ConfigError,
+    DeliveryError,
+    HeliographError,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+    SpoolError,
+    UsageError,
+)
+from heliograph.model import Provider, Record, Session, helicone_headers, stable_id
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DeliveryError",
+    "DeliveryReport",
+    "HeliographError",
+    "LogBuilder",
+    "ManualLogger",
+    "PermanentDeliveryError",
+    "Provider",
+    "Record",
+    "ResultRecorder",
+    "RetryableDeliveryError",
+    "Session",
+    "SpoolError",
+    "UsageError",
+    "__version__",
+    "helicone_headers",
+    "stable_id",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if hasattr(_obj, "__module__") and not isinstance(_obj, str):
+        with contextlib.suppress(AttributeError, TypeError):
+            _obj.__module__ = "heliograph"
+del _name, _obj

@@ -1,0 +1,108 @@
+"""Turn what callers pass (dicts, SDK objects, strings, bytes) into record fields.
+
+Shared by the logger and the builder. Nothing here raises for a bad value except
+``InvalidInputError``, which capture catches, logs and counts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from heliograph.model.ids import is_helicone_request_id, new_request_id, stable_id
+
+__all__ = [
+    "InvalidInputError",
+    "now_ms",
+    "resolve_request_id",
+    "to_headers",
+    "to_request",
+    "to_response",
+]
+
+
+class InvalidInputError(TypeError):
+    """An argument has a type capture cannot log; the message says which and what it expects."""
+
+
+def now_ms() -> float:
+    return time.time() * 1000
+
+
+def _as_dict(value: object) -> dict[str, Any] | None:
+    if isinstance(value, Mapping):
+        return dict(value)
+    # Pydantic models (OpenAI and Anthropic SDK objects) and similar.
+    dump = getattr(value, "model_dump", None) or getattr(value, "to_dict", None)
+    if callable(dump):
+        try:
+            result = dump()
+        except Exception:
+            return None
+        if isinstance(result, Mapping):
+            return dict(result)
+    return None
+
+
+def to_request(request: object) -> dict[str, Any]:
+    """The request as a dict (``providerRequest.json``)."""
+    as_dict = _as_dict(request)
+    if as_dict is None:
+        raise InvalidInputError(
+            f"request must be a dict (the provider request body), got {type(request).__name__}"
+        )
+    return as_dict
+
+
+def to_response(body: object) -> tuple[dict[str, Any] | None, str | None, list[str]]:
+    """``(response_json, response_text, notes)`` for a response given as text, bytes or a dict."""
+    if isinstance(body, str):
+        return None, body, []
+    if isinstance(body, bytes | bytearray):
+        raw = bytes(body)
+        try:
+            return None, raw.decode("utf-8"), []
+        except UnicodeDecodeError:
+            return None, raw.decode("utf-8", "replace"), ["invalid_utf8"]
+    if body is None:
+        return {}, None, []
+    as_dict = _as_dict(body)
+    if as_dict is None:
+        raise InvalidInputError(
+            f"response body must be str, bytes or a dict, got {type(body).__name__}"
+        )
+    return as_dict, None, []
+
+
+def to_headers(headers: object, what: str = "additional_headers") -> dict[str, str]:
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise InvalidInputError(
+            f"{what} must be a dict of str to str, got {type(headers).__name__}"
+        )
+    return {str(k): str(v) for k, v in headers.items() if v is not None}
+
+
+def resolve_request_id(headers: dict[str, str], idempotency_key: str | None) -> list[str]:
+    """Set ``Helicone-Request-Id`` in ``headers`` to an id Helicone keeps; return notes.
+
+    A caller's valid UUID is kept. Any other value is turned into a UUIDv5 of itself
+    (stable, so a retry cannot duplicate). With no id, ``idempotency_key`` gives a UUIDv5;
+    with neither, a random UUIDv4 is drawn once and stored with the record.
+    """
+    notes: list[str] = []
+    given_key = next((k for k in headers if k.lower() == "helicone-request-id"), None)
+    given = headers.pop(given_key) if given_key is not None else None
+    if given and is_helicone_request_id(given):
+        request_id = given.lower()
+    elif given:
+        request_id = stable_id(f"request:{given}")
+        notes.append("request_id_derived")
+    elif idempotency_key is not None:
+        request_id = stable_id(f"request:{idempotency_key}")
+    else:
+        request_id = new_request_id()
+    headers["Helicone-Request-Id"] = request_id
+    return notes

@@ -1,0 +1,355 @@
+"""``ManualLogger``: Helicone's manual logger, in Python, that never gets in the way.
+
+Same methods as Helicone's clients (``log_request``, ``log_single_request``,
+``log_builder``, ``send_log``), but every ``log_*`` call only appends the record to the
+local spool and returns in microseconds; a background worker delivers it. Nothing here
+raises into the caller: a bad argument or a full disk is logged and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import orjson
+
+from heliograph._ratelimit import RateLimitedLogger
+from heliograph.capture.builder import LogBuilder, error_status, error_text
+from heliograph.capture.inputs import (
+    InvalidInputError,
+    now_ms,
+    resolve_request_id,
+    to_headers,
+    to_request,
+    to_response,
+)
+from heliograph.capture.recorder import ResultRecorder
+from heliograph.config import Config
+from heliograph.delivery.report import DeliveryReport
+from heliograph.errors import ConfigError, UsageError
+from heliograph.model.helicone import split_logging_endpoint
+from heliograph.model.record import Record, normalise_provider
+from heliograph.pipeline import Pipeline
+
+__all__ = ["ManualLogger"]
+
+log = logging.getLogger("heliograph")
+T = TypeVar("T")
+
+
+class ManualLogger:
+    """Log LLM calls to Helicone without a proxy, durably and in the background.
+
+    With no ``api_key`` (and no ``HELICONE_API_KEY``) records go to the local receiver
+    (``heliograph serve``); with a key, to Helicone cloud. ``logging_endpoint`` may be a base
+    URL or a full ``…/custom/v1/log`` URL. ``headers`` are added to every log. Other
+    ``Config`` fields (``fsync``, ``exit_timeout_s``, …) may be passed as keywords.
+
+        logger = ManualLogger()
+        logger.log_single_request({"model": "gpt-4o-mini", "messages": msgs}, response_text)
+        logger.close()   # optional: at exit, a bounded flush runs anyway
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        logging_endpoint: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        spool_dir: str | Path | None = None,
+        config: Config | None = None,
+        **settings: Any,
+    ) -> None:
+        if config is None:
+            endpoint = split_logging_endpoint(logging_endpoint) if logging_endpoint else None
+            config = Config.from_env(
+                api_key=api_key, endpoint=endpoint, spool_dir=spool_dir, **settings
+            )
+        try:
+            self._headers = to_headers(headers, "headers")
+        except InvalidInputError as exc:
+            raise ConfigError(str(exc)) from None
+        if any(k.lower() == "authorization" for k in self._headers):
+            raise ConfigError("pass the Helicone key as api_key, not as an Authorization header")
+        self._pipeline = Pipeline(config)
+        self._warn = RateLimitedLogger(log)
+
+    @property
+    def config(self) -> Config:
+        return self._pipeline.config
+
+    # -- logging -------------------------------------------------------------------------
+
+    def log_single_request(
+        self,
+        request: Mapping[str, Any],
+        body: str | bytes | Mapping[str, Any],
+        additional_headers: Mapping[str, str] | None = None,
+        latency_ms: float | None = None,
+        *,
+        status: int = 200,
+        provider: str | None = None,
+        idempotency_key: str | None = None,
+        time_to_first_token_ms: float | None = None,
+    ) -> None:
+        """Log a call that already happened; it ended now and took ``latency_ms``."""
+        end = now_ms()
+        self._capture(
+            request=request,
+            body=body,
+            headers=additional_headers,
+            start_ms=end - max(0.0, float(latency_ms or 0.0)),
+            end_ms=end,
+            status=status,
+            provider=provider,
+            idempotency_key=idempotency_key,
+            ttft_ms=time_to_first_token_ms,
+        )
+
+    def log_request(
+        self,
+        request: Mapping[str, Any],
+        operation: Callable[[ResultRecorder], T],
+        additional_headers: Mapping[str, str] | None = None,
+        provider: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> T:
+        """Run ``operation(recorder)``, time it and log what it recorded; return its result.
+
+        If the operation raises, the call is logged with status 500 (-3 if cancelled) and
+        the exception propagates unchanged.
+        """
+        recorder = ResultRecorder()
+        start = now_ms()
+        try:
+            result = operation(recorder)
+        except BaseException as exc:
+            self._log_failure(
+                request, recorder, exc, start, additional_headers, provider, idempotency_key
+            )
+            raise
+        if inspect.isawaitable(result):
+            _discard(result)
+            raise UsageError("log_request got an async operation; use 'await alog_request(...)'")
+        self._capture(
+            request=request,
+            body=recorder.results,
+            headers=additional_headers,
+            start_ms=start,
+            end_ms=now_ms(),
+            provider=provider,
+            idempotency_key=idempotency_key,
+        )
+        return result
+
+    async def alog_request(
+        self,
+        request: Mapping[str, Any],
+        operation: Callable[[ResultRecorder], Awaitable[T]],
+        additional_headers: Mapping[str, str] | None = None,
+        provider: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> T:
+        """``log_request`` for an ``async`` operation."""
+        recorder = ResultRecorder()
+        start = now_ms()
+        try:
+            awaitable = operation(recorder)
+            if not inspect.isawaitable(awaitable):
+                raise UsageError("alog_request got a plain operation; use log_request(...)")
+            result = await awaitable
+        except BaseException as exc:
+            self._log_failure(
+                request, recorder, exc, start, additional_headers, provider, idempotency_key
+            )
+            raise
+        self._capture(
+            request=request,
+            body=recorder.results,
+            headers=additional_headers,
+            start_ms=start,
+            end_ms=now_ms(),
+            provider=provider,
+            idempotency_key=idempotency_key,
+        )
+        return result
+
+    def log_builder(
+        self,
+        request: Mapping[str, Any],
+        additional_headers: Mapping[str, str] | None = None,
+        *,
+        provider: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> LogBuilder:
+        """A builder for a call whose response you set (or whose error you record) later."""
+
+        def capture(**fields: Any) -> None:
+            self._capture(provider=provider, idempotency_key=idempotency_key, **fields)
+
+        try:
+            request_dict = to_request(request)
+            headers = to_headers(additional_headers)
+        except InvalidInputError as exc:
+            self._reject(exc)
+            request_dict, headers = {}, {}
+            capture = _ignore
+        return LogBuilder(capture, request_dict, headers)
+
+    new_builder = log_builder  # helicone-helpers' alias
+
+    def send_log(
+        self,
+        request: Mapping[str, Any],
+        response: str | bytes | Mapping[str, Any],
+        *,
+        start_time: float,
+        end_time: float,
+        additional_headers: Mapping[str, str] | None = None,
+        time_to_first_token_ms: float | None = None,
+        status: int = 200,
+        provider: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """The low-level call: log with explicit epoch-second ``start_time``/``end_time``."""
+        self._capture(
+            request=request,
+            body=response,
+            headers=additional_headers,
+            start_ms=start_time * 1000,
+            end_ms=end_time * 1000,
+            status=status,
+            provider=provider,
+            idempotency_key=idempotency_key,
+            ttft_ms=time_to_first_token_ms,
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def flush(self, timeout: float = 10.0) -> DeliveryReport:
+        """Deliver what is spooled, waiting up to ``timeout`` s; never raises."""
+        return self._pipeline.flush(timeout)
+
+    async def aflush(self, timeout: float = 10.0) -> DeliveryReport:
+        return await asyncio.to_thread(self._pipeline.flush, timeout)
+
+    def close(self, timeout: float | None = None) -> DeliveryReport:
+        """Flush for up to ``timeout`` s (default ``exit_timeout_s``), then stop.
+
+        Whatever is not delivered by then stays in the spool for the next process,
+        ``heliograph serve`` or ``heliograph flush``.
+        """
+        return self._pipeline.close(self.config.exit_timeout_s if timeout is None else timeout)
+
+    async def aclose(self, timeout: float | None = None) -> DeliveryReport:
+        return await asyncio.to_thread(self.close, timeout)
+
+    def __enter__(self) -> ManualLogger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> ManualLogger:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _log_failure(
+        self,
+        request: Mapping[str, Any],
+        recorder: ResultRecorder,
+        exc: BaseException,
+        start: float,
+        headers: Mapping[str, str] | None,
+        provider: str | None,
+        idempotency_key: str | None,
+    ) -> None:
+        partial = orjson.dumps(recorder.results, default=str).decode() if recorder.results else ""
+        self._capture(
+            request=request,
+            body=error_text(exc, partial),
+            headers=headers,
+            start_ms=start,
+            end_ms=now_ms(),
+            status=error_status(exc),
+            provider=provider,
+            idempotency_key=idempotency_key,
+        )
+
+    def _capture(
+        self,
+        *,
+        request: object,
+        body: object,
+        headers: object,
+        start_ms: float,
+        end_ms: float,
+        status: int = 200,
+        provider: str | None = None,
+        idempotency_key: str | None = None,
+        ttft_ms: float | None = None,
+    ) -> None:
+        """Build the record and spool it. Never raises."""
+        try:
+            merged = {**self._headers, **to_headers(headers)}
+            notes = resolve_request_id(merged, idempotency_key)
+            response_json, response_text, body_notes = to_response(body)
+            if not isinstance(status, int):
+                raise InvalidInputError(f"status must be an int, got {type(status).__name__}")
+            record = Record(
+                request_id=merged["Helicone-Request-Id"],
+                request=to_request(request),
+                start_ms=float(start_ms),
+                end_ms=float(end_ms),
+                status=status,
+                provider=normalise_provider(provider),
+                provider_given=provider is not None,
+                response_json=response_json,
+                response_text=response_text,
+                ttft_ms=None if ttft_ms is None else float(ttft_ms),
+                headers=merged,
+                notes=notes + body_notes,
+            )
+        except (InvalidInputError, TypeError, ValueError) as exc:
+            self._reject(exc)
+            return
+        except Exception:
+            log.exception("heliograph could not capture a log; the call itself is unaffected")
+            self._pipeline.count_lost("capture_error")
+            return
+        self._pipeline.submit(record)
+
+    def _reject(self, exc: Exception) -> None:
+        self._pipeline.count_lost("invalid_argument")
+        self._warn.log(logging.ERROR, "invalid", "log not recorded, invalid argument: %s", exc)
+
+
+def _ignore(**_fields: Any) -> None:
+    return None
+
+
+def _discard(awaitable: Awaitable[Any]) -> None:
+    close = getattr(awaitable, "close", None)
+    if callable(close):
+        close()  # avoid "coroutine was never awaited"

@@ -1,0 +1,126 @@
+"""The spool folder and the segments this process holds.
+
+A process *holds* a segment while it holds an exclusive ``flock`` on it: the writer from
+the moment it creates the file, a reader from the moment it claims an orphan. The kernel
+drops the lock when the holder dies (even by SIGKILL), so a dead process's segments
+become claimable by the next process that looks, and two live processes never deliver
+the same segment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import os
+import threading
+from pathlib import Path
+
+from heliograph.errors import SpoolError
+from heliograph.spool.segment import ACK_SUFFIX
+
+__all__ = ["HeldSegment", "SpoolFolder"]
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+@dataclasses.dataclass(eq=False)
+class HeldSegment:
+    """A segment this process holds, with the reader's progress through it."""
+
+    name: str
+    path: Path
+    lock_fd: int
+    sealed: bool
+    read_offset: int = 0
+    outstanding: int = 0  # records handed to delivery, not yet acknowledged
+    acked: set[int] = dataclasses.field(default_factory=set)
+    read_fd: int | None = None
+    ack_fd: int | None = None
+
+    @property
+    def ack_path(self) -> Path:
+        return self.path.with_name(self.name + ACK_SUFFIX)
+
+
+class SpoolFolder:
+    """Paths inside the spool folder and the table of segments held by this process."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.segments_dir = self.root / "segments"
+        self.dead_letters_path = self.root / "dead-letters.jsonl"
+        self.corrupt_dir = self.root / "corrupt"
+        self.ledger_path = self.root / "ledger.jsonl"
+        self.lock = threading.Lock()
+        self.held: dict[str, HeldSegment] = {}
+        self._pid = os.getpid()
+
+    def ensure(self) -> None:
+        """Create the folders (0700); raise ``SpoolError`` saying why if that fails."""
+        try:
+            for folder in (self.root, self.segments_dir, self.corrupt_dir):
+                folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SpoolError(
+                f"cannot create spool folder {self.root}: {exc.strerror}; "
+                "set HELIOGRAPH_SPOOL_DIR to a writable folder"
+            ) from exc
+
+    def hold(self, segment: HeldSegment) -> None:
+        with self.lock:
+            self.held[segment.name] = segment
+
+    def release(self, segment: HeldSegment) -> None:
+        """Forget a segment and close its descriptors, which drops the lock."""
+        with self.lock:
+            self.held.pop(segment.name, None)
+        for fd in (segment.read_fd, segment.ack_fd, segment.lock_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        segment.read_fd = segment.ack_fd = None
+
+    def release_all(self) -> None:
+        with self.lock:
+            held = list(self.held.values())
+        for segment in held:
+            self.release(segment)
+
+    def try_claim(self, name: str) -> HeldSegment | None:
+        """Hold a segment no live process holds, or return ``None``."""
+        path = self.segments_dir / name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        if not path.exists():  # deleted by its holder between our open and our lock
+            os.close(fd)
+            return None
+        segment = HeldSegment(name=name, path=path, lock_fd=fd, sealed=True)
+        self.hold(segment)
+        return segment
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: drop the parent's table without unlocking the parent's files.
+
+        The child shares the parent's open file descriptions, and ``flock`` belongs to
+        those, so closing our copies is safe while unlocking would release the parent's
+        lock. The child then creates and claims segments of its own.
+        """
+        with self.lock:
+            inherited = list(self.held.values())
+            self.held.clear()
+        for segment in inherited:
+            for fd in (segment.read_fd, segment.ack_fd, segment.lock_fd):
+                if fd is not None:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+        self.lock = threading.Lock()
+        self._pid = os.getpid()

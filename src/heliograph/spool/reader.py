@@ -1,0 +1,231 @@
+"""Read records out of held segments, acknowledge them, delete segments that are done.
+
+Acknowledgements are appended to ``<segment>.acked`` as fixed-width lines (16 hex digits of
+the record's byte offset, then a newline), so a torn acknowledgement is recognisable and
+ignored: the record is then sent again, and the receiver's request-id dedupe absorbs it. A
+record is never acknowledged before its delivery outcome is final, so no crash can lose it.
+A segment file is deleted only once every record in it is acknowledged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Iterator
+
+from heliograph.spool.folder import FILE_MODE, HeldSegment, SpoolFolder
+from heliograph.spool.segment import SEGMENT_SUFFIX, CorruptLineError, decode_line
+
+__all__ = ["Entry", "SpoolReader"]
+
+log = logging.getLogger("heliograph.spool")
+
+_ACK_LINE = 17  # 16 hex digits + "\n"
+_CHUNK = 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Entry:
+    """One record read from the spool: where it lives and its JSON bytes."""
+
+    segment: HeldSegment
+    offset: int
+    payload: bytes
+
+
+class SpoolReader:
+    """The delivery side of the spool. Use from one thread only (the delivery worker)."""
+
+    def __init__(
+        self,
+        folder: SpoolFolder,
+        max_line_bytes: int,
+        on_corrupt: Callable[[str], None] = lambda reason: None,
+    ) -> None:
+        self._folder = folder
+        self._max_line_bytes = max_line_bytes
+        self._on_corrupt = on_corrupt
+
+    def claim_orphans(self) -> int:
+        """Hold every segment that no live process holds; return how many were claimed."""
+        try:
+            names = sorted(os.listdir(self._folder.segments_dir))
+        except FileNotFoundError:
+            return 0
+        claimed = 0
+        for name in names:
+            if not name.endswith(SEGMENT_SUFFIX) or name in self._folder.held:
+                continue
+            segment = self._folder.try_claim(name)
+            if segment is not None:
+                self._load_acks(segment)
+                claimed += 1
+        return claimed
+
+    def read(self, limit: int) -> list[Entry]:
+        """Up to ``limit`` unacknowledged records, oldest segment first, each handed out once."""
+        entries: list[Entry] = []
+        for segment in self._segments():
+            if len(entries) >= limit:
+                break
+            entries.extend(self._read_segment(segment, limit - len(entries)))
+        return entries
+
+    def ack(self, entry: Entry) -> None:
+        """Record ``entry`` as finished (delivered or dead-lettered) on disk."""
+        _write_ack(entry.segment, entry.offset)
+        entry.segment.outstanding -= 1
+
+    def release(self, entry: Entry) -> None:
+        """Give back a record that was read but will not be sent by this process."""
+        entry.segment.outstanding -= 1
+
+    def collect(self) -> int:
+        """Delete segments that are sealed, read to the end and fully acknowledged."""
+        removed = 0
+        for segment in self._segments():
+            if not segment.sealed or segment.outstanding:
+                continue
+            if segment.read_offset < self._size(segment):
+                continue
+            segment.path.unlink(missing_ok=True)
+            segment.ack_path.unlink(missing_ok=True)
+            self._folder.release(segment)
+            removed += 1
+        return removed
+
+    def backlog(self) -> int:
+        """Records held by this process and not yet acknowledged (read or not)."""
+        total = 0
+        for segment in self._segments():
+            total += segment.outstanding
+            size = self._size(segment)
+            if size > segment.read_offset:
+                unread = _count_lines(_read_fd(segment), segment.read_offset, size)
+                done = sum(1 for offset in segment.acked if offset >= segment.read_offset)
+                total += max(0, unread - done)
+        return total
+
+    def has_unread(self) -> bool:
+        return any(self._size(s) > s.read_offset for s in self._segments())
+
+    def release_all(self) -> None:
+        """Drop every held segment (at close) so that other processes may claim them."""
+        self._folder.release_all()
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _segments(self) -> list[HeldSegment]:
+        with self._folder.lock:
+            return sorted(self._folder.held.values(), key=lambda s: s.name)
+
+    def _size(self, segment: HeldSegment) -> int:
+        try:
+            return os.fstat(segment.lock_fd).st_size
+        except OSError:
+            return 0
+
+    def _load_acks(self, segment: HeldSegment) -> None:
+        try:
+            with open(segment.ack_path, "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            return
+        for line in data.split(b"\n"):
+            if len(line) == _ACK_LINE - 1:
+                try:
+                    segment.acked.add(int(line, 16))
+                except ValueError:
+                    continue
+
+    def _read_segment(self, segment: HeldSegment, limit: int) -> Iterator[Entry]:
+        read_fd = _read_fd(segment)
+        size = self._size(segment)
+        produced = 0
+        chunk = _CHUNK
+        while produced < limit and segment.read_offset < size:
+            start = segment.read_offset
+            data = os.pread(read_fd, min(chunk, size - start), start)
+            end = data.rfind(b"\n")
+            if end < 0:
+                if start + len(data) >= size:
+                    if segment.sealed:  # a torn last line left by a crash
+                        if start not in segment.acked:
+                            self._quarantine(segment, start, data, "torn last line")
+                        segment.read_offset = size
+                    return
+                if chunk > self._max_line_bytes:
+                    if start not in segment.acked:
+                        self._quarantine(segment, start, data, "line longer than the limit")
+                    segment.read_offset = start + len(data)
+                    continue
+                chunk *= 2
+                continue
+            pos = 0
+            while pos <= end and produced < limit:
+                nl = data.index(b"\n", pos)
+                offset = start + pos
+                line = data[pos : nl + 1]
+                pos = nl + 1
+                segment.read_offset = start + pos
+                if offset in segment.acked:
+                    continue
+                try:
+                    payload = decode_line(line)
+                except CorruptLineError as exc:
+                    self._quarantine(segment, offset, line, str(exc))
+                    continue
+                segment.outstanding += 1
+                produced += 1
+                yield Entry(segment, offset, payload)
+
+    def _quarantine(self, segment: HeldSegment, offset: int, data: bytes, reason: str) -> None:
+        """Move a bad line aside (never deliver it, never stop on it) and count it."""
+        log.warning(
+            "spool record at %s:%d is unreadable (%s); moved to %s and counted as lost",
+            segment.name,
+            offset,
+            reason,
+            self._folder.corrupt_dir,
+        )
+        try:
+            self._folder.corrupt_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            target = self._folder.corrupt_dir / f"{segment.name}.bad"
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+            try:
+                os.write(fd, b"# offset %d: %s\n" % (offset, reason.encode()))
+                os.write(fd, data if data.endswith(b"\n") else data + b"\n")
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            log.warning("could not keep the unreadable record aside: %s", exc)
+        # Acknowledged so that no later reader counts it twice.
+        _write_ack(segment, offset)
+        self._on_corrupt("corrupt")
+
+
+def _read_fd(segment: HeldSegment) -> int:
+    if segment.read_fd is None:
+        segment.read_fd = os.open(segment.path, os.O_RDONLY | os.O_CLOEXEC)
+    return segment.read_fd
+
+
+def _write_ack(segment: HeldSegment, offset: int) -> None:
+    if segment.ack_fd is None:
+        segment.ack_fd = os.open(
+            segment.ack_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, FILE_MODE
+        )
+    os.write(segment.ack_fd, b"%016x\n" % offset)
+    segment.acked.add(offset)
+
+
+def _count_lines(fd: int, start: int, end: int) -> int:
+    count = 0
+    while start < end:
+        data = os.pread(fd, min(_CHUNK, end - start), start)
+        if not data:
+            break
+        count += data.count(b"\n")
+        start += len(data)
+    return count

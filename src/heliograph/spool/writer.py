@@ -1,0 +1,130 @@
+"""Append spool lines on the caller's thread: one ``os.write``, no network, no per-call fsync.
+
+Each process writes only to segments it created and holds, so lines from different
+processes never interleave and no lock is shared between processes on the hot path.
+A line written with ``os.write`` is in the kernel's page cache when ``append`` returns, so
+it survives the process being killed; ``fsync`` decides what survives a power failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+
+from heliograph.config import FsyncPolicy
+from heliograph.spool.folder import FILE_MODE, HeldSegment, SpoolFolder
+from heliograph.spool.segment import new_segment_name
+
+__all__ = ["SpoolWriter"]
+
+
+class SpoolWriter:
+    """Appends lines to this process's current segment and rotates it by size.
+
+    ``keep_sealed`` says whether a full segment stays held for this process's own delivery
+    worker (True) or is released at once so that any process may claim it (False).
+    """
+
+    def __init__(
+        self,
+        folder: SpoolFolder,
+        max_segment_bytes: int,
+        fsync: FsyncPolicy = "never",
+        keep_sealed: bool = True,
+    ) -> None:
+        self._folder = folder
+        self._max_segment_bytes = max_segment_bytes
+        self._fsync = fsync
+        self._keep_sealed = keep_sealed
+        self._lock = threading.Lock()
+        self._current: HeldSegment | None = None
+        self._size = 0
+        self._dirty = False
+        self._pid = os.getpid()
+
+    def append(self, line: bytes) -> None:
+        """Write one whole line; raise ``OSError`` (e.g. ENOSPC) with nothing half-written."""
+        with self._lock:
+            if self._pid != os.getpid():  # fork without the at-fork hook
+                self._forget_parent_segment()
+            if self._current is None or (
+                self._size > 0 and self._size + len(line) > self._max_segment_bytes
+            ):
+                self._rotate()
+            segment = self._current
+            assert segment is not None
+            fd = segment.lock_fd
+            written = 0
+            try:
+                while written < len(line):
+                    written += os.write(fd, line[written:])
+            except OSError:
+                # Cut the torn bytes so the next line starts on a line boundary.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, self._size)
+                raise
+            self._size += written
+            if self._fsync == "always":
+                os.fsync(fd)
+            else:
+                self._dirty = True
+
+    def sync(self) -> None:
+        """fsync the current segment if it has unsynced lines (the "interval" policy)."""
+        with self._lock:
+            if self._current is not None and self._dirty and self._pid == os.getpid():
+                os.fsync(self._current.lock_fd)
+                self._dirty = False
+
+    def seal(self) -> None:
+        """Stop writing to the current segment (at close); the next append starts a new one."""
+        with self._lock:
+            if self._pid == os.getpid():
+                self._seal_current()
+
+    def _rotate(self) -> None:
+        self._seal_current()
+        self._folder.ensure()
+        name = new_segment_name()
+        path = self._folder.segments_dir / name
+        fd = os.open(
+            path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, FILE_MODE
+        )
+        # Nobody else can have it yet; the lock tells other processes it is alive.
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        segment = HeldSegment(name=name, path=path, lock_fd=fd, sealed=False)
+        self._folder.hold(segment)
+        self._current = segment
+        self._size = 0
+
+    def _seal_current(self) -> None:
+        segment = self._current
+        if segment is None:
+            return
+        if self._dirty and self._fsync != "never":
+            os.fsync(segment.lock_fd)
+        self._dirty = False
+        self._current = None
+        if self._size == 0:
+            # Never used: nothing to deliver.
+            segment.path.unlink(missing_ok=True)
+            self._folder.release(segment)
+        elif self._keep_sealed:
+            segment.sealed = True
+        else:
+            self._folder.release(segment)
+
+    def after_fork_in_child(self) -> None:
+        """Called in a forked child: a fresh lock (the parent's may have been held by a
+        thread that does not exist here) and no segment (the parent's stays the parent's)."""
+        self._lock = threading.Lock()
+        self._forget_parent_segment()
+
+    def _forget_parent_segment(self) -> None:
+        self._folder.forget_after_fork()
+        self._current = None
+        self._size = 0
+        self._dirty = False
+        self._pid = os.getpid()
