@@ -86,6 +86,10 @@ class Pipeline:
             self._ensure_worker().wake()
         return True
 
+    def start(self) -> None:
+        """Start delivering now (claiming orphaned segments) instead of on first record."""
+        self._ensure_worker()
+
     def flush(self, timeout: float) -> DeliveryReport:
         """Deliver what this process holds and any orphaned segments, for up to ``timeout`` s."""
         if self._closed:

@@ -1,0 +1,155 @@
+"""``heliograph``: serve the local receiver, inspect and flush the spool, run a demo.
+
+A thin shell over the public API; every option has a ``HELIOGRAPH_*``/``HELICONE_*``
+environment variable where the library reads one. Exit codes: 0 success, 1 the work is
+not complete (records still pending), 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from heliograph._version import __version__
+from heliograph.errors import HeliographError
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="heliograph",
+        description="Capture LLM telemetry and deliver it to Helicone in the background.",
+        epilog="Environment: HELICONE_API_KEY (deliver to Helicone cloud), HELIOGRAPH_ENDPOINT, "
+        "HELIOGRAPH_SPOOL_DIR. Run 'heliograph COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"heliograph {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def spool_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--spool-dir",
+            type=Path,
+            help="spool folder (default: $HELIOGRAPH_SPOOL_DIR or the user state folder)",
+        )
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the local Helicone-compatible receiver and drain the spool into it",
+        description="Run the local receiver (Helicone's /custom|/oai|/anthropic|/googleapis"
+        "/v1/log routes plus a read API) and deliver spooled records. Without "
+        "HELICONE_API_KEY the spool is delivered to this receiver; with it, to Helicone.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8585, help="port (default 8585)")
+    serve.add_argument("--db", type=Path, help="SQLite file (default: user data folder)")
+    serve.add_argument(
+        "--require-key",
+        action="append",
+        metavar="KEY",
+        help="accept only this bearer key (repeat for several); default: any key",
+    )
+    serve.add_argument(
+        "--no-drain", action="store_true", help="only receive; do not deliver the spool"
+    )
+    spool_option(serve)
+
+    status = sub.add_parser(
+        "status",
+        help="show what the spool holds and has delivered",
+        description="Pending records, bytes, age of the oldest, delivered, dead-lettered "
+        "and lost counts (all processes sharing the spool folder).",
+    )
+    status.add_argument("--json", action="store_true", help="print JSON")
+    spool_option(status)
+
+    flush = sub.add_parser(
+        "flush",
+        help="deliver everything in the spool now",
+        description="Deliver what is in the spool (including records left by other "
+        "processes) and exit 0 if nothing is left pending, 1 otherwise.",
+    )
+    flush.add_argument(
+        "--timeout", type=float, default=60.0, help="give up after this many seconds (60)"
+    )
+    spool_option(flush)
+
+    demo = sub.add_parser(
+        "demo",
+        help="see it work: start a receiver, log a sample session, show what arrived",
+        description="Starts the local receiver (port 8585, or a free one), logs a small "
+        "sample chat session through ManualLogger, delivers it and prints what the "
+        "receiver stored. Needs no Helicone account and no network.",
+    )
+    demo.add_argument("--port", type=int, default=8585, help="receiver port (default 8585)")
+    demo.add_argument("--db", type=Path, help="SQLite file (default: a temporary folder)")
+    demo.add_argument("--keep-serving", action="store_true", help="keep the receiver running")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        if args.command == "serve":
+            from heliograph.cli.serve import run_serve
+
+            return run_serve(args)
+        if args.command == "status":
+            return _status(args)
+        if args.command == "flush":
+            from heliograph.cli.flush import run_flush
+
+            return run_flush(args)
+        from heliograph.cli.demo import run_demo
+
+        return run_demo(args)
+    except HeliographError as exc:
+        print(f"heliograph: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"heliograph: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def spool_dir_from(args: argparse.Namespace) -> Path:
+    from heliograph.config import Config
+
+    return Config.from_env(spool_dir=args.spool_dir).spool_dir
+
+
+def _status(args: argparse.Namespace) -> int:
+    from heliograph.spool.status import spool_status
+
+    status = spool_status(spool_dir_from(args))
+    if args.json:
+        print(json.dumps(dataclasses.asdict(status), indent=2))
+        return EXIT_OK
+    age = status.oldest_pending_age_s
+    rows = [
+        ("spool folder", status.spool_dir),
+        ("pending", f"{status.pending} records in {status.segments} segment file(s)"),
+        ("pending bytes", f"{status.pending_bytes:,}"),
+        ("oldest pending", "-" if age is None else f"{age:.1f} s ago"),
+        ("delivered", str(status.delivered)),
+        ("dead-lettered", f"{status.dead_lettered} ({status.dead_letters_on_disk} on disk)"),
+        ("lost", ", ".join(f"{k}: {v}" for k, v in status.lost.items()) or "0"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    return EXIT_OK
