@@ -13,7 +13,7 @@ or slows the program it observes.
 import contextlib
 
 from heliograph._version import __version__
-from heliograph.capture import LogBuilder, ManualLogger, ResultRecorder
+from heliograph.capture import LogBuilder, ResultRecorder
 from heliograph.config import Config
 from heliograph.delivery.report import DeliveryReport
 from heliograph.errors import (
@@ -25,6 +25,7 @@ from heliograph.errors import (
     SpoolError,
     UsageError,
 )
+from heliograph.logger import ManualLogger
 from heliograph.model import Provider, Record, Session, helicone_headers, stable_id
 
 __all__ = [

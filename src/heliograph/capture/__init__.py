@@ -1,14 +1,13 @@
-"""Capture: turn LLM calls into records, on the caller's thread, in microseconds.
+"""Capture: turn what callers pass into records, on the caller's thread, in microseconds.
 
-``logger.ManualLogger`` is Helicone's manual logger (``log_request``, ``log_single_request``,
-``log_builder``, ``send_log``); ``builder.LogBuilder`` logs a call step by step;
-``recorder.ResultRecorder`` is what ``log_request`` operations record into; ``inputs``
-normalises arguments and picks request ids. Capture never raises into the caller and
-never touches the network: it hands records to the pipeline, which spools them.
+``builder.LogBuilder`` logs a call step by step; ``recorder.ResultRecorder`` is what
+``log_request`` operations record into; ``inputs`` normalises arguments (dicts, SDK
+objects, text, bytes) and picks request ids Helicone keeps. Capture never touches the
+network or the disk: the ``ManualLogger`` facade (``heliograph/logger.py``) hands what it
+builds to the pipeline.
 """
 
 from heliograph.capture.builder import LogBuilder
-from heliograph.capture.logger import ManualLogger
 from heliograph.capture.recorder import ResultRecorder
 
-__all__ = ["LogBuilder", "ManualLogger", "ResultRecorder"]
+__all__ = ["LogBuilder", "ResultRecorder"]

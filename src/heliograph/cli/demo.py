@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from heliograph.capture.logger import ManualLogger
 from heliograph.cli.main import EXIT_INCOMPLETE, EXIT_OK
+from heliograph.logger import ManualLogger
 from heliograph.model.headers import Session
 
 _TURNS = [

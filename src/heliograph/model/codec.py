@@ -6,7 +6,8 @@ changed silently:
 
 - a value JSON cannot hold (an object, a set, bytes) becomes its ``str()`` or decoded text
   → note ``unserialisable``;
-- a string with lone surrogates (invalid UTF-8) gets them replaced by U+FFFD → ``invalid_utf8``;
+- a string with lone surrogates (not encodable as UTF-8) gets them replaced by ``?`` →
+  ``invalid_utf8`` (invalid UTF-8 *bytes* become U+FFFD);
 - a record over ``max_bytes`` (Helicone refuses bodies over 10 MB) has its longest strings
   cut, each ending in a visible marker → ``truncated``.
 """

@@ -1,0 +1,264 @@
+"""ManualLogger: Helicone's manual-logger API, delivered for real, never raising into callers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from heliograph import ConfigError, ManualLogger, Session, UsageError, stable_id
+from heliograph.receiver import ReceiverThread
+
+REQUEST = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+Logger = Callable[..., ManualLogger]
+
+
+def delivered(logger: ManualLogger, sink: ReceiverThread, request_id: str) -> dict[str, Any]:
+    report = logger.flush(timeout=20)
+    assert report.pending == 0, report
+    row = sink.store.get_request(request_id)
+    assert row is not None, f"{request_id} not stored; report={report}"
+    return row
+
+
+def rid() -> str:
+    return str(uuid.uuid4())
+
+
+def test_single_request_arrives_with_session_user_and_properties(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+    request_id = rid()
+    headers = {**Session("sess-1", "Chat", "/a/b").headers(), "Helicone-User-Id": "u1",
+               "Helicone-Property-Env": "test", "Helicone-Request-Id": request_id}  # fmt: skip
+    logger.log_single_request(REQUEST, '{"choices": []}', headers, latency_ms=250)
+    row = delivered(logger, sink, request_id)
+    assert row["response_status"] == 200
+    assert row["request_body"] == REQUEST
+    assert row["response_body"] == '{"choices": []}'
+    assert row["session_id"] == "sess-1"
+    assert row["session_path"] == "/a/b"
+    assert row["request_user_id"] == "u1"
+    assert row["request_properties"]["env"] == "test"
+    assert 249 <= row["delay_ms"] <= 251
+    assert row["time_to_first_token"] is None
+
+
+def test_log_request_returns_the_operation_result_and_logs_what_it_recorded(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+    request_id = rid()
+
+    def operation(recorder: Any) -> str:
+        recorder.append_results({"choices": [{"message": {"content": "ok"}}]})
+        recorder.append_results({"usage": {"prompt_tokens": 3, "completion_tokens": 1}})
+        return "result"
+
+    result = logger.log_request(REQUEST, operation, {"Helicone-Request-Id": request_id},
+                                provider="openai")  # fmt: skip
+    assert result == "result"
+    row = delivered(logger, sink, request_id)
+    assert row["provider"] == "OPENAI"
+    assert row["prompt_tokens"] == 3
+    assert row["completion_tokens"] == 1
+
+
+def test_failing_operation_is_logged_as_500_and_the_same_exception_propagates(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+    request_id = rid()
+    error = ValueError("provider exploded")
+
+    def operation(recorder: Any) -> None:
+        recorder.append_results({"partial": True})
+        raise error
+
+    with pytest.raises(ValueError) as raised:
+        logger.log_request(REQUEST, operation, {"Helicone-Request-Id": request_id})
+    assert raised.value is error
+    row = delivered(logger, sink, request_id)
+    assert row["response_status"] == 500
+    assert "ValueError: provider exploded" in row["response_body"]
+    assert '{"partial":true}' in row["response_body"]
+
+
+def test_async_operation_is_logged_and_cancellation_is_status_minus_3(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+    done_id, cancelled_id = rid(), rid()
+
+    async def answer(recorder: Any) -> int:
+        recorder.append_results({"ok": 1})
+        return 7
+
+    async def slow(recorder: Any) -> None:
+        await asyncio.sleep(30)
+
+    async def main() -> int:
+        value = await logger.alog_request(REQUEST, answer, {"Helicone-Request-Id": done_id})
+        task = asyncio.create_task(
+            logger.alog_request(REQUEST, slow, {"Helicone-Request-Id": cancelled_id})
+        )
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return value
+
+    assert asyncio.run(main()) == 7
+    assert delivered(logger, sink, done_id)["response_status"] == 200
+    assert delivered(logger, sink, cancelled_id)["response_status"] == -3
+
+
+def test_sync_log_request_refuses_an_async_operation_with_a_clear_error(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+
+    async def operation(recorder: Any) -> None:
+        return None
+
+    with pytest.raises(UsageError, match="alog_request"):
+        logger.log_request(REQUEST, operation)
+
+
+def test_builder_records_error_as_500_and_sends_once(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+    request_id = rid()
+    builder = logger.log_builder(REQUEST, {"Helicone-Request-Id": request_id})
+    builder.set_response("partial text")
+    builder.set_error(RuntimeError("stream broke"))
+    builder.send_log()
+    builder.send_log()
+    row = delivered(logger, sink, request_id)
+    assert row["response_status"] == 500
+    assert row["response_body"].startswith("RuntimeError: stream broke")
+    assert row["response_body"].endswith("\n\npartial text")
+    assert sink.store.stats()["duplicates"] == 0
+    assert logger.flush(5).accepted == 1
+
+
+def test_builder_send_log_can_be_awaited_like_helicone_helpers(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+    request_id = rid()
+
+    async def main() -> None:
+        builder = logger.log_builder(REQUEST)
+        builder.add_additional_headers({"Helicone-Request-Id": request_id})
+        builder.add_model("gpt-4o")
+        builder.set_response({"choices": []})
+        await builder.send_log()
+
+    asyncio.run(main())
+    row = delivered(logger, sink, request_id)
+    assert row["model"] == "gpt-4o"
+
+
+def test_builder_as_context_manager_logs_the_exception_and_lets_it_propagate(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+    request_id = rid()
+    with pytest.raises(KeyError), logger.log_builder(REQUEST, {"Helicone-Request-Id": request_id}):
+        raise KeyError("missing")
+    assert delivered(logger, sink, request_id)["response_status"] == 500
+
+
+def test_idempotency_key_makes_a_replayed_call_one_row(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+    for _ in range(3):
+        logger.log_single_request(REQUEST, "same", idempotency_key="turn-42")
+    request_id = stable_id("request:turn-42")
+    delivered(logger, sink, request_id)
+    assert sink.store.count() == 1
+    assert sink.store.stats()["duplicates"] == 2
+
+
+def test_non_uuid_request_id_is_replaced_by_a_stable_uuid_helicone_keeps(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+    logger.log_single_request(REQUEST, "x", {"Helicone-Request-Id": "my-own-id"})
+    assert delivered(logger, sink, stable_id("request:my-own-id"))
+
+
+@pytest.mark.parametrize(
+    ("request_arg", "body", "headers"),
+    [
+        (["not", "a", "dict"], "x", None),
+        (REQUEST, 12345, None),
+        (REQUEST, "x", "Helicone-User-Id: u1"),
+    ],
+)
+def test_wrong_type_argument_is_logged_and_counted_never_raised(
+    make_logger: Logger, sink: ReceiverThread, caplog: pytest.LogCaptureFixture,
+    request_arg: Any, body: Any, headers: Any,
+) -> None:  # fmt: skip
+    logger = make_logger(sink.url)
+    logger.log_single_request(request_arg, body, headers)
+    report = logger.flush(5)
+    assert report.dropped == {"invalid_argument": 1}
+    assert "invalid argument" in caplog.text
+
+
+def test_unserialisable_and_invalid_utf8_values_are_delivered_with_notes(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+    request_id = rid()
+    request = {"model": "m", "client": object(), "raw": b"\xc3\x28"}
+    logger.log_single_request(request, b"\xff ok", {"Helicone-Request-Id": request_id})
+    row = delivered(logger, sink, request_id)
+    assert row["request_body"]["client"].startswith("<object object at")
+    assert row["request_body"]["raw"] == "\ufffd("
+    assert row["response_body"] == "\ufffd ok"
+
+
+def test_twenty_megabyte_response_is_delivered_truncated_and_marked(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+    request_id = rid()
+    logger.log_single_request(
+        REQUEST, "y" * (20 * 1024 * 1024), {"Helicone-Request-Id": request_id}
+    )
+    row = delivered(logger, sink, request_id)
+    assert len(row["response_body"]) < 10 * 1024 * 1024
+    assert row["response_body"].endswith("characters removed]")
+
+
+def test_authorization_in_headers_is_refused_at_construction(spool_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="api_key"):
+        ManualLogger(headers={"Authorization": "Bearer x"}, spool_dir=spool_dir)
+
+
+def test_api_key_is_never_written_to_the_spool(spool_dir: Path) -> None:
+    logger = ManualLogger(api_key="sk-helicone-SECRET", spool_dir=spool_dir, deliver=False)
+    logger.log_single_request(REQUEST, "x", {"Helicone-User-Id": "u"})
+    logger.close(timeout=0)
+    files = [p for p in spool_dir.rglob("*") if p.is_file()]
+    assert files
+    assert all(b"SECRET" not in p.read_bytes() for p in files)
+
+
+def test_logging_after_close_is_counted_not_raised(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+    logger.close(timeout=1)
+    logger.log_single_request(REQUEST, "late")
+    assert logger.flush(1).dropped == {"closed": 1}

@@ -1,0 +1,50 @@
+"""Fixtures shared by all tests: a temporary spool, a real receiver, loggers closed after use."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from heliograph import ManualLogger
+from heliograph.receiver import ReceiverThread
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HELICONE_API_KEY", "HELIOGRAPH_ENDPOINT", "HELIOGRAPH_SPOOL_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    logging.getLogger("heliograph").setLevel(logging.DEBUG)
+
+
+@pytest.fixture
+def spool_dir(tmp_path: Path) -> Path:
+    return tmp_path / "spool"
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> Iterator[ReceiverThread]:
+    """Heliograph's own Helicone-compatible receiver on a free loopback port."""
+    with ReceiverThread(db_path=tmp_path / "sink.sqlite3") as running:
+        yield running
+
+
+@pytest.fixture
+def make_logger(spool_dir: Path) -> Iterator[Callable[..., ManualLogger]]:
+    """Build loggers on the test's spool; each is closed (without waiting) at teardown."""
+    made: list[ManualLogger] = []
+
+    def build(endpoint: str, **settings: Any) -> ManualLogger:
+        settings.setdefault("spool_dir", spool_dir)
+        settings.setdefault("initial_backoff_s", 0.05)
+        settings.setdefault("max_backoff_s", 0.5)
+        logger = ManualLogger(logging_endpoint=endpoint, **settings)
+        made.append(logger)
+        return logger
+
+    yield build
+    for logger in made:
+        logger.close(timeout=0)

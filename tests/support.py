@@ -1,0 +1,116 @@
+"""Shared test tools: a fault-injecting HTTP proxy in front of the real receiver, free ports."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import uvicorn
+
+Fault = Callable[[int], tuple[int, dict[str, str], bytes] | str | None]
+"""Given the request's 1-based number, answer (status, headers, body), "hang", or None to
+pass the request through to the upstream receiver."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class FaultProxy:
+    """A real HTTP server on loopback that fails requests as scripted, else forwards them."""
+
+    def __init__(self, upstream: str, fault: Fault, port: int = 0) -> None:
+        self.upstream = upstream
+        self.fault = fault
+        self.requests = 0
+        self.outcomes: Counter[str] = Counter()
+        self.arrivals: list[float] = []
+        self._lock = threading.Lock()
+        self._sock = socket.create_server(("127.0.0.1", port))
+        self.port = int(self._sock.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            self._app, lifespan="off", access_log=False, log_level="warning", loop="asyncio",
+            http="h11", timeout_graceful_shutdown=1, interface="asgi3",
+        )  # fmt: skip
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._client: httpx.AsyncClient | None = None
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        try:
+            await self._server.serve(sockets=[self._sock])
+        finally:
+            if self._client is not None:
+                await self._client.aclose()
+
+    def __enter__(self) -> FaultProxy:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+        self._sock.close()
+
+    async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        with self._lock:
+            self.requests += 1
+            number = self.requests
+            self.arrivals.append(time.monotonic())
+        action = self.fault(number)
+        if action == "hang":
+            self.outcomes["hang"] += 1
+            await asyncio.sleep(30)
+            return
+        if action is not None:
+            assert not isinstance(action, str)
+            status, headers, payload = action
+            self.outcomes[str(status)] += 1
+            await _respond(send, status, headers, payload)
+            return
+        self.outcomes["pass"] += 1
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=10)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        response = await self._client.post(
+            self.upstream + scope["path"], content=body,
+            headers=[(k, v) for k, v in headers if k.lower() not in ("host", "content-length")],
+        )  # fmt: skip
+        await _respond(send, response.status_code, dict(response.headers), response.content)
+
+
+async def _respond(send: Any, status: int, headers: dict[str, str], body: bytes) -> None:
+    raw = [(k.encode(), v.encode()) for k, v in headers.items() if k.lower() != "content-length"]
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
