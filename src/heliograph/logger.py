@@ -32,6 +32,7 @@ from heliograph.capture.recorder import ResultRecorder
 from heliograph.config import Config
 from heliograph.delivery.report import DeliveryReport
 from heliograph.errors import ConfigError, UsageError
+from heliograph.model.headers import merge_headers
 from heliograph.model.helicone import split_logging_endpoint
 from heliograph.model.record import Record, normalise_provider
 from heliograph.pipeline import Pipeline
@@ -312,7 +313,7 @@ class ManualLogger:
     ) -> None:
         """Build the record and spool it. Never raises."""
         try:
-            merged = {**self._headers, **to_headers(headers)}
+            merged = merge_headers(self._headers, to_headers(headers))
             notes = resolve_request_id(merged, idempotency_key)
             response_json, response_text, body_notes = to_response(body)
             if not isinstance(status, int):

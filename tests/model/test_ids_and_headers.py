@@ -7,6 +7,7 @@ import sys
 import uuid
 
 from heliograph.model import Session, helicone_headers, is_helicone_request_id, stable_id
+from heliograph.model.headers import merge_headers
 
 
 def test_stable_id_is_a_uuid_helicone_accepts() -> None:
@@ -55,3 +56,11 @@ def test_session_children_extend_the_path_and_keep_the_id() -> None:
     assert child.path == "/msg-1/tool-read"
     assert child.headers()["Helicone-Session-Path"] == "/msg-1/tool-read"
     assert child.headers()["Helicone-Session-Name"] == "Fix bug"
+
+
+def test_merged_headers_let_later_layers_win_whatever_the_case() -> None:
+    merged = merge_headers(
+        {"Helicone-User-Id": "ctor", "Helicone-Property-A": "1"},
+        {"helicone-user-id": "call"},
+    )
+    assert merged == {"helicone-user-id": "call", "Helicone-Property-A": "1"}

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from heliograph.capture.inputs import now_ms, to_headers, to_response
+from heliograph.model.headers import merge_headers
 
 __all__ = ["LogBuilder", "SentLog", "error_status", "error_text"]
 
@@ -96,7 +97,7 @@ class LogBuilder:
         self._request["model"] = model
 
     def add_additional_headers(self, headers: dict[str, str]) -> None:
-        self._headers.update(to_headers(headers))
+        self._headers = merge_headers(self._headers, to_headers(headers))
 
     def send_log(self) -> SentLog:
         """Spool the log. Returns at once; delivery happens in the background."""

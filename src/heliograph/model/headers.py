@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from heliograph.model.ids import stable_id
 
-__all__ = ["Session", "helicone_headers", "sanitize_header_value"]
+__all__ = ["Session", "helicone_headers", "merge_headers", "sanitize_header_value"]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TOKEN_UNSAFE = re.compile(r"[^A-Za-z0-9!#$%&'*+.^_`|~-]")
@@ -25,6 +25,15 @@ _TOKEN_UNSAFE = re.compile(r"[^A-Za-z0-9!#$%&'*+.^_`|~-]")
 def sanitize_header_value(value: str) -> str:
     """Drop control characters (CR/LF would split the header) and outer whitespace."""
     return _CONTROL.sub("", value).strip()
+
+
+def merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
+    """Later layers win, comparing names case-insensitively as HTTP does (last spelling kept)."""
+    merged: dict[str, tuple[str, str]] = {}
+    for layer in layers:
+        for name, value in layer.items():
+            merged[name.lower()] = (name, value)
+    return dict(merged.values())
 
 
 def helicone_headers(

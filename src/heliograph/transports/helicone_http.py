@@ -17,6 +17,7 @@ import orjson
 from heliograph.config import Config
 from heliograph.delivery.outcome import Outcome
 from heliograph.delivery.retry import parse_retry_after
+from heliograph.model.headers import merge_headers
 from heliograph.model.helicone import async_log_body, log_url
 from heliograph.model.record import Record
 
@@ -50,7 +51,7 @@ class HeliconeHttpTransport:
 
     def send(self, record: Record) -> Outcome:
         url = log_url(self._base_url, record.provider)
-        headers = _encode_headers({**self._headers, **record.headers})
+        headers = _encode_headers(merge_headers(self._headers, record.headers))
         try:
             body = orjson.dumps(async_log_body(record), option=orjson.OPT_NON_STR_KEYS)
             response = self._client.post(url, content=body, headers=headers)

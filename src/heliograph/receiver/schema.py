@@ -1,0 +1,164 @@
+"""The ``requests`` table: its SQL, the row type, and a row in the read API's shape.
+
+Changing a column here changes the database format: add columns with defaults only,
+and keep old databases readable (``CREATE TABLE IF NOT EXISTS`` never alters a table).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import sqlite3
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "COLUMNS",
+    "FILTER_COLUMNS",
+    "INSERT",
+    "SCHEMA",
+    "SESSION_SUMMARY",
+    "StoredRequest",
+    "iso_ms",
+    "request_item",
+    "session_item",
+]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    request_id          TEXT PRIMARY KEY,
+    provider            TEXT NOT NULL,
+    model               TEXT,
+    status              INTEGER NOT NULL,
+    target_url          TEXT NOT NULL,
+    user_id             TEXT,
+    session_id          TEXT,
+    session_name        TEXT,
+    session_path        TEXT,
+    properties          TEXT NOT NULL,      -- JSON object
+    request_body        TEXT NOT NULL,      -- JSON text
+    response_body       TEXT NOT NULL,
+    request_created_at  INTEGER NOT NULL,   -- epoch ms
+    response_created_at INTEGER NOT NULL,   -- epoch ms
+    delay_ms            INTEGER NOT NULL,
+    time_to_first_token NUMERIC,
+    prompt_tokens       INTEGER,
+    completion_tokens   INTEGER,
+    total_tokens        INTEGER,
+    cost                REAL,
+    received_at         INTEGER NOT NULL,   -- epoch ms
+    auth_fingerprint    TEXT NOT NULL       -- sha256 prefix of the bearer key, never the key
+);
+CREATE INDEX IF NOT EXISTS requests_by_session ON requests (session_id, request_created_at);
+CREATE INDEX IF NOT EXISTS requests_by_time ON requests (request_created_at);
+CREATE INDEX IF NOT EXISTS requests_by_user ON requests (user_id, request_created_at);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+# Filters the read API accepts, each an exact match on one column.
+FILTER_COLUMNS = {
+    "session_id": "session_id",
+    "user_id": "user_id",
+    "model": "model",
+    "status": "status",
+    "provider": "provider",
+}
+
+SESSION_SUMMARY = """
+SELECT r.session_id AS session_id,
+       (SELECT n.session_name FROM requests AS n
+         WHERE n.session_id = r.session_id AND n.session_name IS NOT NULL
+         ORDER BY n.request_created_at DESC, n.rowid DESC LIMIT 1) AS session_name,
+       MIN(r.request_created_at) AS created_at,
+       MAX(r.request_created_at) AS latest_request_created_at,
+       COUNT(*) AS total_requests,
+       COALESCE(SUM(r.prompt_tokens), 0) AS prompt_tokens,
+       COALESCE(SUM(r.completion_tokens), 0) AS completion_tokens,
+       COALESCE(SUM(r.cost), 0.0) AS total_cost
+  FROM requests AS r
+ WHERE r.session_id IS NOT NULL {where}
+ GROUP BY r.session_id {having}
+ ORDER BY latest_request_created_at DESC, r.session_id
+"""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredRequest:
+    """One received log, as stored: the columns of the ``requests`` table."""
+
+    request_id: str
+    provider: str
+    model: str | None
+    status: float
+    target_url: str
+    user_id: str | None
+    session_id: str | None
+    session_name: str | None
+    session_path: str | None
+    properties: dict[str, str]
+    request_body: str
+    response_body: str
+    request_created_at: int
+    response_created_at: int
+    delay_ms: int
+    time_to_first_token: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int | None
+    cost: float | None
+    received_at: int
+    auth_fingerprint: str
+
+
+COLUMNS = [f.name for f in dataclasses.fields(StoredRequest)]
+# Only a repeated request id is ignored; unlike OR IGNORE, other constraint errors still raise.
+INSERT = (
+    f"INSERT INTO requests ({', '.join(COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in COLUMNS)}) ON CONFLICT (request_id) DO NOTHING"
+)
+
+
+def iso_ms(epoch_ms: float) -> str:
+    """``2024-05-01T12:00:00.123Z``: the form Helicone's API gives its timestamps in."""
+    moment = _dt.datetime.fromtimestamp(epoch_ms / 1000, tz=_dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def session_item(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "session_id": row["session_id"],
+        "session_name": row["session_name"],
+        "created_at": iso_ms(row["created_at"]),
+        "latest_request_created_at": iso_ms(row["latest_request_created_at"]),
+        "total_requests": row["total_requests"],
+        "prompt_tokens": row["prompt_tokens"],
+        "completion_tokens": row["completion_tokens"],
+        "total_cost": row["total_cost"],
+    }
+
+
+def request_item(row: sqlite3.Row) -> dict[str, Any]:
+    """A stored row in the shape of Helicone's request API."""
+    return {
+        "request_id": row["request_id"],
+        "request_created_at": iso_ms(row["request_created_at"]),
+        "response_created_at": iso_ms(row["response_created_at"]),
+        "request_body": orjson.loads(row["request_body"]),
+        "response_body": row["response_body"],
+        "response_status": row["status"],
+        "model": row["model"],
+        "provider": row["provider"],
+        "target_url": row["target_url"],
+        "request_user_id": row["user_id"],
+        "request_properties": orjson.loads(row["properties"]),
+        "delay_ms": row["delay_ms"],
+        "time_to_first_token": row["time_to_first_token"],
+        "prompt_tokens": row["prompt_tokens"],
+        "completion_tokens": row["completion_tokens"],
+        "total_tokens": row["total_tokens"],
+        "cost": row["cost"],
+        "session_id": row["session_id"],
+        "session_name": row["session_name"],
+        "session_path": row["session_path"],
+    }
