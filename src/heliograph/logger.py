@@ -66,6 +66,13 @@ class ManualLogger:
         config: Config | None = None,
         **settings: Any,
     ) -> None:
+        if isinstance(logging_endpoint, Mapping) and not isinstance(headers, Mapping):
+            # helicone-helpers' positional order: (api_key, headers, logging_endpoint)
+            logging_endpoint, headers = headers, logging_endpoint
+        if logging_endpoint is not None and not isinstance(logging_endpoint, str):
+            raise ConfigError(
+                f"logging_endpoint must be a URL string, got {type(logging_endpoint).__name__}"
+            )
         if config is None:
             endpoint = split_logging_endpoint(logging_endpoint) if logging_endpoint else None
             config = Config.from_env(

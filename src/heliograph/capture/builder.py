@@ -43,7 +43,11 @@ def error_status(exc: BaseException) -> int:
 
 
 def error_text(exc: BaseException, response: str = "") -> str:
-    """The traceback, then the partial response, as Helicone's TypeScript builder sends it."""
+    """The traceback, then a blank line and the partial response if there is one.
+
+    Helicone's TypeScript builder sends the same, but adds the blank line even when there
+    is no partial response.
+    """
     text = "".join(traceback.format_exception(exc)).rstrip()
     return f"{text}\n\n{response}" if response else text
 
