@@ -1,0 +1,84 @@
+"""Process lifecycle: the exit flush delivers, a dead endpoint cannot hang exit, forks are safe."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from heliograph import ManualLogger, stable_id
+from heliograph.receiver import ReceiverThread
+from heliograph.spool import spool_status
+
+LOG_AND_RETURN = textwrap.dedent(
+    """
+    import sys
+    from heliograph import ManualLogger
+    logger = ManualLogger(logging_endpoint=sys.argv[1], spool_dir=sys.argv[2],
+                          exit_timeout_s=float(sys.argv[4]))
+    for i in range(int(sys.argv[3])):
+        logger.log_single_request({"model": "m"}, "x", idempotency_key=f"exit-{i}")
+    # no flush, no close: returning from the program must be enough
+    """
+)
+
+
+def run_and_exit(endpoint: str, spool_dir: Path, count: int, exit_timeout_s: float) -> None:
+    subprocess.run(
+        [sys.executable, "-c", LOG_AND_RETURN, endpoint, str(spool_dir), str(count),
+         str(exit_timeout_s)],
+        check=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_program_that_never_flushes_is_delivered_by_the_exit_hook(
+    sink: ReceiverThread, spool_dir: Path
+) -> None:
+    run_and_exit(sink.url, spool_dir, 100, exit_timeout_s=10)
+    assert sink.store.count() == 100
+    assert spool_status(spool_dir).pending == 0
+
+
+def test_dead_endpoint_does_not_hold_exit_and_keeps_every_record(spool_dir: Path) -> None:
+    run_and_exit("http://127.0.0.1:9", spool_dir, 100, exit_timeout_s=0.5)
+    assert spool_status(spool_dir).pending == 100
+
+
+def test_zero_exit_budget_skips_delivery_and_keeps_records_for_later(
+    sink: ReceiverThread, spool_dir: Path
+) -> None:
+    run_and_exit("http://127.0.0.1:9", spool_dir, 20, exit_timeout_s=0)
+    later = ManualLogger(logging_endpoint=sink.url, spool_dir=spool_dir)
+    assert later.flush(timeout=20).delivered == 20
+    later.close()
+    assert sink.store.count() == 20
+
+
+def test_forked_child_delivers_its_own_records_and_nothing_twice(
+    sink: ReceiverThread, spool_dir: Path
+) -> None:
+    logger = ManualLogger(logging_endpoint=sink.url, spool_dir=spool_dir)
+    for i in range(10):
+        logger.log_single_request({"model": "m"}, "x", idempotency_key=f"parent-a-{i}")
+    pid = os.fork()
+    if pid == 0:  # child: its own segment, its own worker
+        code = 1
+        try:
+            for i in range(10):
+                logger.log_single_request({"model": "m"}, "x", idempotency_key=f"child-{i}")
+            report = logger.close(timeout=20)
+            code = 0 if report.delivered == 10 and report.pending == 0 else 1
+        finally:
+            os._exit(code)
+    for i in range(10):
+        logger.log_single_request({"model": "m"}, "x", idempotency_key=f"parent-b-{i}")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    report = logger.close(timeout=20)
+    assert report.pending == 0
+    expected = {stable_id(f"request:{k}-{i}") for k in ("parent-a", "child", "parent-b")
+                for i in range(10)}  # fmt: skip
+    assert {r["request_id"] for r in sink.store.query_requests(limit=100)} == expected
+    assert sink.store.stats()["duplicates"] == 0
