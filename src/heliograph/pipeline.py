@@ -37,7 +37,8 @@ _LIVE: weakref.WeakSet[Pipeline] = weakref.WeakSet()
 
 
 def _http_transport(config: Config) -> Transport:
-    # Imported here, on the delivery thread: httpx costs tens of ms to import.
+    # Imported here, on the delivery thread, so that a logger that never delivers
+    # never loads the HTTP and TLS modules.
     from heliograph.transports.helicone_http import HeliconeHttpTransport
 
     return HeliconeHttpTransport(config)

@@ -262,3 +262,21 @@ def test_logging_after_close_is_counted_not_raised(
     logger.close(timeout=1)
     logger.log_single_request(REQUEST, "late")
     assert logger.flush(1).dropped == {"closed": 1}
+
+
+def test_header_value_with_newlines_is_cleaned_and_delivered(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+    request_id = rid()
+    headers = {"Helicone-Request-Id": request_id, "Helicone-User-Id": "a\r\nInjected: 1"}
+    logger.log_single_request(REQUEST, "x", headers)
+    assert delivered(logger, sink, request_id)["request_user_id"] == "aInjected: 1"
+
+
+def test_invalid_header_name_is_refused_at_capture_not_retried_forever(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+    logger.log_single_request(REQUEST, "x", {"Bad Header:": "v"})
+    assert logger.flush(5).dropped == {"invalid_argument": 1}

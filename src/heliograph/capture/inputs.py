@@ -6,11 +6,15 @@ Shared by the logger and the builder. Nothing here raises for a bad value except
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
 
+from heliograph.model.headers import sanitize_header_value
 from heliograph.model.ids import is_helicone_request_id, new_request_id, stable_id
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 
 __all__ = [
     "InvalidInputError",
@@ -82,7 +86,15 @@ def to_headers(headers: object, what: str = "additional_headers") -> dict[str, s
         raise InvalidInputError(
             f"{what} must be a dict of str to str, got {type(headers).__name__}"
         )
-    return {str(k): str(v) for k, v in headers.items() if v is not None}
+    cleaned: dict[str, str] = {}
+    for name, value in headers.items():
+        if value is None:
+            continue
+        key = str(name).strip()
+        if not _HEADER_NAME.match(key):
+            raise InvalidInputError(f"{what} has an invalid header name {key!r}")
+        cleaned[key] = sanitize_header_value(str(value))
+    return cleaned
 
 
 def resolve_request_id(headers: dict[str, str], idempotency_key: str | None) -> list[str]:

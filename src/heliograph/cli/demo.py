@@ -7,12 +7,12 @@ lets the background worker deliver it, then reads it back through the receiver's
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from heliograph.cli.main import EXIT_INCOMPLETE, EXIT_OK
 from heliograph.logger import ManualLogger
@@ -89,8 +89,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _show_session(url: str, session_id: str) -> None:
-    response = httpx.get(f"{url}/v1/session/{session_id}", timeout=5.0)
-    data = response.json()["data"]
+    with urllib.request.urlopen(f"{url}/v1/session/{session_id}", timeout=5.0) as response:
+        data = json.load(response)["data"]
     requests = data["requests"]
     print(f"\nsession {session_id}  {data.get('session_name')!r}: {len(requests)} requests")
     print(f"{'path':<10} {'model':<12} {'status':>6} {'latency':>8} {'tokens':>7}  request id")

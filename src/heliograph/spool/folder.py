@@ -33,7 +33,10 @@ class HeldSegment:
     path: Path
     lock_fd: int
     sealed: bool
+    lines: int = 0  # complete records in the file: counted by the writer, or once at claim
     read_offset: int = 0
+    buffer: bytes = b""  # read-ahead: file bytes from buffer_start on
+    buffer_start: int = 0
     outstanding: int = 0  # records handed to delivery, not yet acknowledged
     acked: set[int] = dataclasses.field(default_factory=set)
     read_fd: int | None = None

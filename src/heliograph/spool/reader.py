@@ -22,7 +22,7 @@ __all__ = ["Entry", "SpoolReader"]
 log = logging.getLogger("heliograph.spool")
 
 _ACK_LINE = 17  # 16 hex digits + "\n"
-_CHUNK = 1024 * 1024
+_CHUNK = 256 * 1024
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -60,6 +60,7 @@ class SpoolReader:
             segment = self._folder.try_claim(name)
             if segment is not None:
                 self._load_acks(segment)
+                segment.lines = _count_lines(_read_fd(segment), 0, self._size(segment))
                 claimed += 1
         return claimed
 
@@ -96,16 +97,8 @@ class SpoolReader:
         return removed
 
     def backlog(self) -> int:
-        """Records held by this process and not yet acknowledged (read or not)."""
-        total = 0
-        for segment in self._segments():
-            total += segment.outstanding
-            size = self._size(segment)
-            if size > segment.read_offset:
-                unread = _count_lines(_read_fd(segment), segment.read_offset, size)
-                done = sum(1 for offset in segment.acked if offset >= segment.read_offset)
-                total += max(0, unread - done)
-        return total
+        """Records held by this process and not yet acknowledged (read or not). O(segments)."""
+        return sum(max(0, s.lines - len(s.acked)) for s in self._segments())
 
     def has_unread(self) -> bool:
         return any(self._size(s) > s.read_offset for s in self._segments())
@@ -140,45 +133,48 @@ class SpoolReader:
                     continue
 
     def _read_segment(self, segment: HeldSegment, limit: int) -> Iterator[Entry]:
-        read_fd = _read_fd(segment)
-        size = self._size(segment)
+        """Yield up to ``limit`` records, reading the file ahead in chunks (one ``pread``
+        serves many records)."""
         produced = 0
-        chunk = _CHUNK
-        while produced < limit and segment.read_offset < size:
-            start = segment.read_offset
-            data = os.pread(read_fd, min(chunk, size - start), start)
-            end = data.rfind(b"\n")
-            if end < 0:
-                if start + len(data) >= size:
-                    if segment.sealed:  # a torn last line left by a crash
-                        if start not in segment.acked:
-                            self._quarantine(segment, start, data, "torn last line")
-                        segment.read_offset = size
+        while produced < limit:
+            pos = segment.read_offset - segment.buffer_start
+            newline = segment.buffer.find(b"\n", pos)
+            if newline < 0:
+                if not self._fill(segment, pos):
                     return
-                if chunk > self._max_line_bytes:
-                    if start not in segment.acked:
-                        self._quarantine(segment, start, data, "line longer than the limit")
-                    segment.read_offset = start + len(data)
-                    continue
-                chunk *= 2
                 continue
-            pos = 0
-            while pos <= end and produced < limit:
-                nl = data.index(b"\n", pos)
-                offset = start + pos
-                line = data[pos : nl + 1]
-                pos = nl + 1
-                segment.read_offset = start + pos
-                if offset in segment.acked:
-                    continue
-                try:
-                    payload = decode_line(line)
-                except CorruptLineError as exc:
-                    self._quarantine(segment, offset, line, str(exc))
-                    continue
-                segment.outstanding += 1
-                produced += 1
-                yield Entry(segment, offset, payload)
+            offset = segment.read_offset
+            line = segment.buffer[pos : newline + 1]
+            segment.read_offset = segment.buffer_start + newline + 1
+            if offset in segment.acked:
+                continue
+            try:
+                payload = decode_line(line)
+            except CorruptLineError as exc:
+                self._quarantine(segment, offset, line, str(exc))
+                continue
+            segment.outstanding += 1
+            produced += 1
+            yield Entry(segment, offset, payload)
+
+    def _fill(self, segment: HeldSegment, pos: int) -> bool:
+        """Read more of the file after the unconsumed part of the buffer; False at the end."""
+        rest = segment.buffer[pos:]
+        segment.buffer, segment.buffer_start = rest, segment.read_offset
+        size = self._size(segment)
+        have = segment.buffer_start + len(rest)
+        if have >= size:
+            if rest and segment.sealed:  # a torn last line left by a crash
+                if segment.read_offset not in segment.acked:
+                    self._quarantine(segment, segment.read_offset, rest, "torn last line")
+                segment.read_offset, segment.buffer, segment.buffer_start = size, b"", size
+            return False
+        if len(rest) > self._max_line_bytes:
+            self._quarantine(segment, segment.read_offset, rest, "line longer than the limit")
+            segment.read_offset, segment.buffer, segment.buffer_start = have, b"", have
+            return True
+        segment.buffer = rest + os.pread(_read_fd(segment), min(_CHUNK, size - have), have)
+        return True
 
     def _quarantine(self, segment: HeldSegment, offset: int, data: bytes, reason: str) -> None:
         """Move a bad line aside (never deliver it, never stop on it) and count it."""

@@ -66,6 +66,7 @@ class SpoolWriter:
                     os.ftruncate(fd, self._size)
                 raise
             self._size += written
+            segment.lines += 1
             if self._fsync == "always":
                 os.fsync(fd)
             else:
