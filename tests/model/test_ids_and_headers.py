@@ -6,7 +6,13 @@ import subprocess
 import sys
 import uuid
 
-from heliograph.model import Session, helicone_headers, is_helicone_request_id, stable_id
+from heliograph.model import (
+    Session,
+    helicone_headers,
+    is_helicone_request_id,
+    new_request_id,
+    stable_id,
+)
 from heliograph.model.headers import merge_headers
 
 
@@ -64,3 +70,13 @@ def test_merged_headers_let_later_layers_win_whatever_the_case() -> None:
         {"helicone-user-id": "call"},
     )
     assert merged == {"helicone-user-id": "call", "Helicone-Property-A": "1"}
+
+
+def test_new_request_ids_are_random_version_4_uuids_helicone_keeps() -> None:
+    ids = {new_request_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for value in list(ids)[:50]:
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert str(parsed) == value
+        assert is_helicone_request_id(value)

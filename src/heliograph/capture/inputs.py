@@ -15,6 +15,7 @@ from heliograph.model.headers import sanitize_header_value
 from heliograph.model.ids import is_helicone_request_id, new_request_id, stable_id
 
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_VALID_NAMES: set[str] = set()
 
 __all__ = [
     "InvalidInputError",
@@ -90,11 +91,22 @@ def to_headers(headers: object, what: str = "additional_headers") -> dict[str, s
     for name, value in headers.items():
         if value is None:
             continue
-        key = str(name).strip()
-        if not _HEADER_NAME.match(key):
-            raise InvalidInputError(f"{what} has an invalid header name {key!r}")
-        cleaned[key] = sanitize_header_value(str(value))
+        key = name if name in _VALID_NAMES else _checked_name(name, what)
+        text = value if isinstance(value, str) else str(value)
+        # Fast path: most values have no control characters and no outer spaces.
+        if not (text.isprintable() and text == text.strip()):
+            text = sanitize_header_value(text)
+        cleaned[key] = text
     return cleaned
+
+
+def _checked_name(name: object, what: str) -> str:
+    key = str(name).strip()
+    if not _HEADER_NAME.match(key):
+        raise InvalidInputError(f"{what} has an invalid header name {key!r}")
+    if len(_VALID_NAMES) < 4096 and key == name:
+        _VALID_NAMES.add(key)  # names repeat on every call: check each once
+    return key
 
 
 def resolve_request_id(headers: dict[str, str], idempotency_key: str | None) -> list[str]:

@@ -8,6 +8,7 @@ key are UUIDv5: the same key gives the same id in any process, on any day.
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 
@@ -33,5 +34,12 @@ def stable_id(key: str) -> str:
 
 
 def new_request_id() -> str:
-    """A fresh random UUIDv4; it is stored with the record, so retries reuse it."""
-    return str(uuid.uuid4())
+    """A fresh random UUIDv4; it is stored with the record, so retries reuse it.
+
+    Formatted by hand: ``str(uuid.uuid4())`` costs several times more on the caller's thread.
+    """
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
