@@ -61,6 +61,13 @@ class Config:
     # A record that keeps failing with retryable errors is dead-lettered after this long.
     max_retry_elapsed_s: float = 24 * 3600.0
     exit_timeout_s: float = 2.0
+    # Spool bounds: past them the oldest segments go first, each loss counted by reason.
+    max_spool_bytes: int = 50 * 1024 * 1024
+    max_age_s: float = 7 * 24 * 3600.0
+    # Where records wait while the disk refuses writes (full, read-only).
+    memory_buffer_bytes: int = 16 * 1024 * 1024
+    # Flush once on SIGTERM (if the program has no SIGTERM handler of its own).
+    handle_sigterm: bool = True
 
     @property
     def authorization(self) -> str:
@@ -119,10 +126,16 @@ class Config:
             "initial_backoff_s": self.initial_backoff_s,
             "max_backoff_s": self.max_backoff_s,
             "max_retry_elapsed_s": self.max_retry_elapsed_s,
+            "max_spool_bytes": self.max_spool_bytes,
+            "max_age_s": self.max_age_s,
         }
         for name, value in positive.items():
             if value <= 0:
                 raise ConfigError(f"{name} must be greater than 0, got {value!r}")
+        if self.memory_buffer_bytes < 0:
+            raise ConfigError(
+                f"memory_buffer_bytes must be 0 or more, got {self.memory_buffer_bytes!r}"
+            )
         if self.exit_timeout_s < 0:
             raise ConfigError(f"exit_timeout_s must be 0 or more, got {self.exit_timeout_s!r}")
         for key, header in self.headers.items():
@@ -142,6 +155,10 @@ _ENV_FIELDS = {
     "HELIOGRAPH_ATTEMPT_TIMEOUT_S": "attempt_timeout_s",
     "HELIOGRAPH_EXIT_TIMEOUT_S": "exit_timeout_s",
     "HELIOGRAPH_MAX_RETRY_ELAPSED_S": "max_retry_elapsed_s",
+    "HELIOGRAPH_MAX_SPOOL_BYTES": "max_spool_bytes",
+    "HELIOGRAPH_MAX_AGE_S": "max_age_s",
+    "HELIOGRAPH_MEMORY_BUFFER_BYTES": "memory_buffer_bytes",
+    "HELIOGRAPH_HANDLE_SIGTERM": "handle_sigterm",
 }
 _FIELD_TYPES: dict[str, type] = {f.name: f.type for f in dataclasses.fields(Config)}  # type: ignore[misc]
 

@@ -10,11 +10,12 @@ worker (``os.register_at_fork``), and interpreter exit runs one bounded flush.
 from __future__ import annotations
 
 import atexit
-import errno
 import logging
 import os
+import signal
 import threading
 import weakref
+from types import FrameType
 
 from heliograph._ratelimit import RateLimitedLogger
 from heliograph.config import Config
@@ -23,6 +24,7 @@ from heliograph.delivery.report import DeliveryReport, DeliveryStats
 from heliograph.delivery.worker import DeliveryWorker
 from heliograph.model.codec import OversizeRecordError, encode_record
 from heliograph.model.record import Record
+from heliograph.spool.fallback import FallbackWriter
 from heliograph.spool.folder import SpoolFolder
 from heliograph.spool.ledger import Ledger
 from heliograph.spool.reader import SpoolReader
@@ -53,6 +55,8 @@ class Pipeline:
         self._warn = RateLimitedLogger(log)
         self._setup()
         _LIVE.add(self)
+        if config.handle_sigterm:
+            _install_sigterm_handler()
 
     def _setup(self) -> None:
         self.folder = SpoolFolder(self.config.spool_dir)
@@ -63,6 +67,7 @@ class Pipeline:
             self.config.fsync,
             keep_sealed=self.config.deliver,
         )
+        self.spool = FallbackWriter(self.writer, self.config.memory_buffer_bytes, self.count_lost)
         self._lock = threading.Lock()
         self._worker: DeliveryWorker | None = None
         self._closed = False
@@ -77,11 +82,8 @@ class Pipeline:
             return self._drop("oversize", "record %s was not spooled: %s", record, exc)
         except Exception as exc:
             return self._drop("unserialisable", "record %s cannot be encoded: %r", record, exc)
-        try:
-            self.writer.append(line)
-        except OSError as exc:
-            reason = "disk_full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "spool_write"
-            return self._drop(reason, "record %s was not spooled: %s", record, exc)
+        if not self.spool.append(line):
+            return False  # the memory buffer is full too: counted and logged there
         self.stats.count("accepted")
         if self.config.deliver:
             self._ensure_worker().wake()
@@ -97,16 +99,21 @@ class Pipeline:
             return self.stats.report(pending=spool_status(self.config.spool_dir).pending)
         return self._ensure_worker().flush(timeout)
 
-    def close(self, timeout: float) -> DeliveryReport:
-        """Seal the spool, flush for up to ``timeout`` s, stop. Later calls are no-ops."""
+    def close(self, timeout: float, stop_on_failure: bool = False) -> DeliveryReport:
+        """Seal the spool, flush for up to ``timeout`` s, stop. Later calls are no-ops.
+
+        ``stop_on_failure`` (used at exit) ends the flush at the first retryable failure.
+        """
         with self._lock:
             if self._closed:
                 return self.stats.report(pending=0)
             self._closed = True
             worker = self._worker
+        self.spool.retry()
         self.writer.seal()
+        self.spool.discard()
         if worker is not None:
-            report = worker.close(timeout)
+            report = worker.close(timeout, stop_on_failure)
         else:
             self.folder.release_all()
             report = self.stats.report(pending=spool_status(self.config.spool_dir).pending)
@@ -133,20 +140,33 @@ class Pipeline:
                     self.stats,
                     self.ledger,
                     self.folder.dead_letters_path,
-                    sync_spool=self.writer.sync,
+                    on_lost=self.count_lost,
+                    housekeeping=self._housekeeping,
                 )
                 self._worker.start()
             return self._worker
 
-    def count_lost(self, reason: str) -> None:
-        """Count a lost record in this process's report and in the on-disk ledger."""
-        self.stats.drop(reason)
-        self.ledger.add(f"lost:{reason}")
+    def _housekeeping(self) -> None:
+        """Run by the delivery worker about once a second, off the caller's thread."""
+        self.spool.retry()
+        if self.config.fsync == "interval":
+            self.writer.sync()
+
+    def count_lost(self, reason: str, count: int = 1) -> None:
+        """Count lost records in this process's report and in the on-disk ledger."""
+        self.stats.drop(reason, count)
+        self.ledger.add(f"lost:{reason}", count)
 
     def _drop(self, reason: str, message: str, record: Record, *args: object) -> bool:
         self.count_lost(reason)
         self._warn.log(logging.WARNING, reason, message, record.request_id, *args)
         return False
+
+    def flush_on_signal(self) -> None:
+        """One bounded attempt from a signal handler: no locks the interrupted code may hold."""
+        worker = self._worker
+        if worker is not None and not self._closed:
+            worker.flush(self.config.exit_timeout_s, stop_on_failure=True)
 
     def _after_fork_in_child(self) -> None:
         # The parent's threads do not exist here and its locks may be held forever:
@@ -164,9 +184,28 @@ def _after_fork_in_child() -> None:
 def _close_all_at_exit() -> None:
     for pipeline in list(_LIVE):
         try:
-            pipeline.close(pipeline.config.exit_timeout_s)
+            pipeline.close(pipeline.config.exit_timeout_s, stop_on_failure=True)
         except Exception:
             log.exception("error while flushing at exit; records stay in the spool")
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Python's default SIGTERM skips atexit: flush once, then die of SIGTERM as before.
+    for pipeline in list(_LIVE):
+        try:
+            pipeline.flush_on_signal()
+        except Exception:
+            log.exception("error while flushing on SIGTERM; records stay in the spool")
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _install_sigterm_handler() -> None:
+    """Only where it changes nothing else: the main thread, and no handler of the program's."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -64,7 +64,8 @@ class DeliveryWorker:
         stats: DeliveryStats,
         ledger: Ledger,
         dead_letters_path: Path,
-        sync_spool: Callable[[], None] = lambda: None,
+        on_lost: Callable[[str, int], None],
+        housekeeping: Callable[[], None] = lambda: None,
     ) -> None:
         self._reader = reader
         self._transport_factory = transport_factory
@@ -73,7 +74,9 @@ class DeliveryWorker:
         self._stats = stats
         self._ledger = ledger
         self._dead_letters_path = dead_letters_path
-        self._sync_spool = sync_spool
+        self._on_lost = on_lost
+        self._housekeeping_hook = housekeeping
+        self._failures_total = 0
         self._wake = threading.Event()
         self._work: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._results: queue.SimpleQueue[tuple[_Item, Outcome]] = queue.SimpleQueue()
@@ -101,17 +104,24 @@ class DeliveryWorker:
     def wake(self) -> None:
         self._wake.set()
 
-    def flush(self, timeout: float) -> DeliveryReport:
-        """Try everything now (backoff waived once); wait until drained or ``timeout``."""
+    def flush(self, timeout: float, stop_on_failure: bool = False) -> DeliveryReport:
+        """Try everything now (backoff waived once); wait until drained or ``timeout``.
+
+        With ``stop_on_failure`` (the exit path) it also returns at the first retryable
+        failure: one bounded attempt, and the rest stays spooled for later.
+        """
         deadline = time.monotonic() + max(0.0, timeout)
         with self._state:
             self._flush_requests += 1
             self._flush_waiters += 1
             wanted = self._drained_generation + 1
+            failures_before = self._failures_total
         self._wake.set()
         with self._state:
             try:
                 while self._drained_generation < wanted and self._threads_alive():
+                    if stop_on_failure and self._failures_total != failures_before:
+                        break
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         break
@@ -121,10 +131,10 @@ class DeliveryWorker:
             backlog = self._backlog
         return self._stats.report(pending=backlog)
 
-    def close(self, timeout: float) -> DeliveryReport:
+    def close(self, timeout: float, stop_on_failure: bool = False) -> DeliveryReport:
         """Flush for at most ``timeout`` seconds, then stop; what is left stays spooled."""
         deadline = time.monotonic() + max(0.0, timeout)
-        report = self.flush(timeout)
+        report = self.flush(timeout, stop_on_failure)
         self._stopping = True
         self._wake.set()
         for _ in range(self._config.concurrency):
@@ -188,9 +198,11 @@ class DeliveryWorker:
 
     def _housekeeping(self) -> None:
         self._reader.claim_orphans()
+        evicted = self._reader.evict(self._config.max_spool_bytes, self._config.max_age_s)
+        for reason, count in evicted.items():
+            self._on_lost(reason, count)
         self._reader.collect()
-        if self._config.fsync == "interval":
-            self._sync_spool()
+        self._housekeeping_hook()
         self._persist_ledger()
 
     def _dispatch(self, now: float) -> int:
@@ -240,6 +252,9 @@ class DeliveryWorker:
         item.attempts += 1
         item.first_failure = item.first_failure or now
         self._stats.count("retries")
+        with self._state:
+            self._failures_total += 1
+            self._state.notify_all()
         if now - item.first_failure > self._config.max_retry_elapsed_s:
             self._dead_letter(
                 item,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 
 from heliograph.spool.folder import FILE_MODE, HeldSegment, SpoolFolder
@@ -95,6 +96,44 @@ class SpoolReader:
             self._folder.release(segment)
             removed += 1
         return removed
+
+    def evict(self, max_bytes: int, max_age_s: float) -> dict[str, int]:
+        """Delete held, sealed segments past the age or size bound, oldest first.
+
+        Returns the unacknowledged records lost, by reason (``evicted_age``,
+        ``evicted_size``). Segments with records in flight are left for the next pass.
+        """
+        lost: dict[str, int] = {}
+        now = time.time()
+        candidates = [s for s in self._segments() if s.sealed and not s.outstanding]
+        for segment in list(candidates):
+            try:
+                age = now - os.fstat(segment.lock_fd).st_mtime
+            except OSError:
+                continue
+            if age > max_age_s:
+                lost["evicted_age"] = lost.get("evicted_age", 0) + self._evict(segment, "age")
+                candidates.remove(segment)
+        total = _folder_bytes(self._folder)
+        for segment in candidates:
+            if total <= max_bytes:
+                break
+            size = self._size(segment)
+            lost["evicted_size"] = lost.get("evicted_size", 0) + self._evict(segment, "size")
+            total -= size
+        return {reason: count for reason, count in lost.items() if count}
+
+    def _evict(self, segment: HeldSegment, bound: str) -> int:
+        remaining = max(0, segment.lines - len(segment.acked))
+        segment.path.unlink(missing_ok=True)
+        segment.ack_path.unlink(missing_ok=True)
+        self._folder.release(segment)
+        if remaining:
+            log.warning(
+                "spool over its %s bound: deleted %s with %d undelivered records",
+                bound, segment.name, remaining,
+            )  # fmt: skip
+        return remaining
 
     def backlog(self) -> int:
         """Records held by this process and not yet acknowledged (read or not). O(segments)."""
@@ -199,6 +238,21 @@ class SpoolReader:
         # Acknowledged so that no later reader counts it twice.
         _write_ack(segment, offset)
         self._on_corrupt("corrupt")
+
+
+def _folder_bytes(folder: SpoolFolder) -> int:
+    total = 0
+    try:
+        with os.scandir(folder.segments_dir) as entries:
+            for entry in entries:
+                if entry.name.endswith(SEGMENT_SUFFIX):
+                    try:
+                        total += entry.stat().st_size
+                    except OSError:
+                        continue
+    except FileNotFoundError:
+        return 0
+    return total
 
 
 def _read_fd(segment: HeldSegment) -> int:
