@@ -48,3 +48,18 @@ def make_logger(spool_dir: Path) -> Iterator[Callable[..., ManualLogger]]:
     yield build
     for logger in made:
         logger.close(timeout=0)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full-scale",
+        action="store_true",
+        help="run fault-injection tests at full scale (200 kills, 8 processes x 5,000 records)",
+    )
+
+
+@pytest.fixture
+def scale(request: pytest.FixtureRequest) -> Callable[[int, int], int]:
+    """``scale(ci, full)``: the CI-sized count, or the full one with --full-scale."""
+    full = bool(request.config.getoption("--full-scale"))
+    return lambda ci, full_size: full_size if full else ci

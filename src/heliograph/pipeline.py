@@ -117,6 +117,10 @@ class Pipeline:
         else:
             self.folder.release_all()
             report = self.stats.report(pending=spool_status(self.config.spool_dir).pending)
+        try:
+            self.ledger.persist()  # the worker persists as it goes; this catches the rest
+        except OSError as exc:
+            log.warning("cannot update the spool ledger at close: %s", exc)
         _LIVE.discard(self)
         return report
 

@@ -35,7 +35,8 @@ def append_dead_letter(
             "response": response[:_MAX_RESPONSE_CHARS],
         }
     )
-    line = head[:-1] + b',"record":' + payload + b"}\n"
+    # Leading newline: a line torn by a crash ends here instead of swallowing this one.
+    line = b"\n" + head[:-1] + b',"record":' + payload + b"}\n"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
     try:
         os.write(fd, line)
@@ -47,9 +48,11 @@ def read_dead_letters(path: Path) -> Iterator[dict[str, Any]]:
     """Every readable dead letter, oldest first; unreadable lines are skipped."""
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
+    except OSError:
         return
     for line in data.splitlines():
+        if not line:
+            continue
         try:
             yield orjson.loads(line)
         except orjson.JSONDecodeError:

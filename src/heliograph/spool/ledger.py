@@ -1,8 +1,8 @@
 """Counts that outlive the process: delivered, dead-lettered and lost records, by reason.
 
 Each worker appends one small JSON line per update to ``ledger.jsonl`` (``O_APPEND``, so
-lines from several processes never interleave); totals are the sum of all lines. A torn
-line from a crash is skipped when summing.
+lines from several processes never interleave); totals are the sum of all lines. Each
+entry starts with a newline, so a line torn by a crash is cut off there and skipped.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ class Ledger:
         )
         fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
         try:
-            os.write(fd, line + b"\n")
+            # Leading newline: a line torn by a crash ends here instead of swallowing ours.
+            os.write(fd, b"\n" + line + b"\n")
         finally:
             os.close(fd)
         self._pending.clear()
@@ -52,7 +53,7 @@ class Ledger:
         totals: Counter[str] = Counter()
         try:
             data = path.read_bytes()
-        except FileNotFoundError:
+        except OSError:
             return {}
         for line in data.splitlines():
             try:

@@ -38,7 +38,7 @@ def spool_status(root: Path) -> SpoolStatus:
     oldest_ns: int | None = None
     try:
         names = sorted(os.listdir(folder.segments_dir))
-    except FileNotFoundError:
+    except OSError:  # missing, or not a folder at all: nothing is pending there
         names = []
     for name in names:
         if not name.endswith(SEGMENT_SUFFIX):
@@ -46,7 +46,7 @@ def spool_status(root: Path) -> SpoolStatus:
         path = folder.segments_dir / name
         try:
             data = path.read_bytes()
-        except FileNotFoundError:
+        except OSError:
             continue
         acked = _ack_count(path.with_name(name + ACK_SUFFIX))
         remaining = max(0, data.count(b"\n") - acked)
