@@ -19,17 +19,19 @@ from heliograph.spool import spool_status
 
 LOG_FOREVER = textwrap.dedent(
     """
-    import os, sys
+    import os, sys, time
     from heliograph import ManualLogger
     logger = ManualLogger(logging_endpoint=sys.argv[1], spool_dir=sys.argv[2],
                           max_segment_bytes=8_000)
     prefix, i = sys.argv[3], 0
     out = os.fdopen(1, "w", buffering=1)
-    while True:
+    while True:  # bursts, so that kills land mid-write, mid-delivery and while idle
         key = f"{prefix}-{i}"
         logger.log_single_request({"model": "m"}, "x", idempotency_key=key)
         out.write(key + "\\n")  # written only after log_single_request returned
         i += 1
+        if i % 25 == 0:
+            time.sleep(0.005)
     """
 )
 
