@@ -214,3 +214,21 @@ def test_forked_child_writes_its_own_segment(tmp_path: Path) -> None:
     assert contents == sorted(
         [encode_line(payload(0)) + encode_line(payload(2)), encode_line(payload(1))]
     )
+
+
+def test_segment_with_a_released_record_is_kept_until_that_record_is_finished(
+    tmp_path: Path,
+) -> None:
+    crash_writer(tmp_path, 3)
+    _, reader = open_spool(tmp_path)
+    reader.claim_orphans()
+    first, second, third = reader.read(10)
+    reader.ack(first)
+    reader.release(second)  # e.g. its dead letter could not be written
+    reader.ack(third)
+    assert reader.collect() == 0
+    assert reader.backlog() == 1
+    reader.release_all()
+    _, next_reader = open_spool(tmp_path)
+    next_reader.claim_orphans()
+    assert [e.payload for e in next_reader.read(10)] == [payload(1)]

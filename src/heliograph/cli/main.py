@@ -84,6 +84,51 @@ def _parser() -> argparse.ArgumentParser:
     )
     spool_option(flush)
 
+    verify = sub.add_parser(
+        "verify",
+        help="check the spool's integrity (and repair it with --repair)",
+        description="Check every segment's checksums, acknowledgement files, dead letters "
+        "and permissions. Exit 0 if healthy, 1 if problems were found. --repair quarantines "
+        "damaged lines, removes stray files and tightens permissions; segments held by "
+        "running processes are left alone.",
+    )
+    verify.add_argument("--repair", action="store_true", help="fix what can be fixed safely")
+    verify.add_argument("--json", action="store_true", help="print JSON")
+    spool_option(verify)
+
+    letters = sub.add_parser(
+        "dead-letters",
+        help="list or show records the endpoint refused",
+        description="Records the endpoint refused for good (a 4xx other than 408/429, or "
+        "retries exhausted), kept with the status and response.",
+    )
+    letters.add_argument("action", choices=["list", "show"], nargs="?", default="list")
+    letters.add_argument("request_id", nargs="?", help="for show: the record's request id")
+    letters.add_argument("--json", action="store_true", help="print JSON")
+    spool_option(letters)
+
+    replay = sub.add_parser(
+        "replay",
+        help="put dead letters back into the spool, with their original request ids",
+        description="Move dead letters back into the spool to be delivered again. They keep "
+        "their request ids, so a replay never creates a duplicate.",
+    )
+    replay.add_argument("request_ids", nargs="*", metavar="REQUEST_ID")
+    replay.add_argument("--all", action="store_true", help="replay every dead letter")
+    spool_option(replay)
+
+    purge = sub.add_parser(
+        "purge",
+        help="delete pending records, dead letters or quarantined lines",
+        description="Delete spool contents. Without --yes, only shows what would go. "
+        "Purged pending records are counted as lost ('purged').",
+    )
+    purge.add_argument("--pending", action="store_true", help="undelivered records")
+    purge.add_argument("--dead-letters", action="store_true", help="dead letters")
+    purge.add_argument("--corrupt", action="store_true", help="quarantined damaged lines")
+    purge.add_argument("--yes", action="store_true", help="really delete")
+    spool_option(purge)
+
     demo = sub.add_parser(
         "demo",
         help="see it work: start a receiver, log a sample session, show what arrived",
@@ -114,6 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from heliograph.cli.flush import run_flush
 
             return run_flush(args)
+        if args.command in ("verify", "dead-letters", "replay", "purge"):
+            from heliograph.cli import maintenance
+
+            return maintenance.COMMANDS[args.command](args)
         from heliograph.cli.demo import run_demo
 
         return run_demo(args)

@@ -33,7 +33,8 @@ class HeldSegment:
     path: Path
     lock_fd: int
     sealed: bool
-    lines: int = 0  # complete records in the file: counted by the writer, or once at claim
+    lines: int = 0  # complete lines in the file: counted by the writer, or once at claim
+    finished: int = 0  # lines acknowledged (delivered, dead-lettered) or quarantined
     read_offset: int = 0
     buffer: bytes = b""  # read-ahead: file bytes from buffer_start on
     buffer_start: int = 0

@@ -61,7 +61,9 @@ class SpoolReader:
             segment = self._folder.try_claim(name)
             if segment is not None:
                 self._load_acks(segment)
-                segment.lines = _count_lines(_read_fd(segment), 0, self._size(segment))
+                starts = _line_starts(_read_fd(segment), self._size(segment))
+                segment.lines = len(starts)
+                segment.finished = len(starts & segment.acked)
                 claimed += 1
         return claimed
 
@@ -78,16 +80,20 @@ class SpoolReader:
         """Record ``entry`` as finished (delivered or dead-lettered) on disk."""
         _write_ack(entry.segment, entry.offset)
         entry.segment.outstanding -= 1
+        entry.segment.finished += 1
 
     def release(self, entry: Entry) -> None:
-        """Give back a record that was read but will not be sent by this process."""
+        """Give back a record that was read but will not be finished by this process.
+
+        It stays unacknowledged, so its segment is kept and the next reader sends it.
+        """
         entry.segment.outstanding -= 1
 
     def collect(self) -> int:
         """Delete segments that are sealed, read to the end and fully acknowledged."""
         removed = 0
         for segment in self._segments():
-            if not segment.sealed or segment.outstanding:
+            if not segment.sealed or segment.outstanding or segment.finished < segment.lines:
                 continue
             if segment.read_offset < self._size(segment):
                 continue
@@ -124,7 +130,7 @@ class SpoolReader:
         return {reason: count for reason, count in lost.items() if count}
 
     def _evict(self, segment: HeldSegment, bound: str) -> int:
-        remaining = max(0, segment.lines - len(segment.acked))
+        remaining = max(0, segment.lines - segment.finished)
         segment.path.unlink(missing_ok=True)
         segment.ack_path.unlink(missing_ok=True)
         self._folder.release(segment)
@@ -137,7 +143,7 @@ class SpoolReader:
 
     def backlog(self) -> int:
         """Records held by this process and not yet acknowledged (read or not). O(segments)."""
-        return sum(max(0, s.lines - len(s.acked)) for s in self._segments())
+        return sum(max(0, s.lines - s.finished) for s in self._segments())
 
     def has_unread(self) -> bool:
         return any(self._size(s) > s.read_offset for s in self._segments())
@@ -191,6 +197,7 @@ class SpoolReader:
                 payload = decode_line(line)
             except CorruptLineError as exc:
                 self._quarantine(segment, offset, line, str(exc))
+                segment.finished += 1
                 continue
             segment.outstanding += 1
             produced += 1
@@ -270,12 +277,19 @@ def _write_ack(segment: HeldSegment, offset: int) -> None:
     segment.acked.add(offset)
 
 
-def _count_lines(fd: int, start: int, end: int) -> int:
-    count = 0
-    while start < end:
-        data = os.pread(fd, min(_CHUNK, end - start), start)
+def _line_starts(fd: int, size: int) -> set[int]:
+    """Byte offsets at which the file's complete lines start."""
+    starts: set[int] = set()
+    position = 0
+    line_start = 0
+    while position < size:
+        data = os.pread(fd, min(_CHUNK, size - position), position)
         if not data:
             break
-        count += data.count(b"\n")
-        start += len(data)
-    return count
+        newline = data.find(b"\n")
+        while newline >= 0:
+            starts.add(line_start)
+            line_start = position + newline + 1
+            newline = data.find(b"\n", newline + 1)
+        position += len(data)
+    return starts
