@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from heliograph import ManualLogger, stable_id
 from heliograph.receiver import ReceiverThread
 from heliograph.spool import spool_status
@@ -36,6 +38,7 @@ LOG_FOREVER = textwrap.dedent(
 )
 
 
+@pytest.mark.timeout(900)  # --full-scale: 200 kills
 def test_writers_killed_at_random_moments_lose_and_duplicate_nothing(
     sink: ReceiverThread, spool_dir: Path, scale: Callable[[int, int], int]
 ) -> None:
@@ -77,6 +80,7 @@ WRITE_N = textwrap.dedent(
 )
 
 
+@pytest.mark.timeout(900)  # --full-scale: 8 x 5,000 records
 def test_eight_processes_share_one_spool_and_each_record_arrives_once(
     sink: ReceiverThread, spool_dir: Path, scale: Callable[[int, int], int]
 ) -> None:
