@@ -138,22 +138,14 @@ class ManualLogger:
         try:
             result = operation(recorder)
         except BaseException as exc:
-            self._log_failure(
-                request, recorder, exc, start, additional_headers, provider, idempotency_key
-            )
+            self._log_operation(request, recorder, start, additional_headers, provider,
+                                idempotency_key, exc)  # fmt: skip
             raise
         if inspect.isawaitable(result):
             _discard(result)
             raise UsageError("log_request got an async operation; use 'await alog_request(...)'")
-        self._capture(
-            request=request,
-            body=recorder.results,
-            headers=additional_headers,
-            start_ms=start,
-            end_ms=now_ms(),
-            provider=provider,
-            idempotency_key=idempotency_key,
-        )
+        self._log_operation(request, recorder, start, additional_headers, provider,
+                            idempotency_key)  # fmt: skip
         return result
 
     async def alog_request(
@@ -174,19 +166,11 @@ class ManualLogger:
                 raise UsageError("alog_request got a plain operation; use log_request(...)")
             result = await awaitable
         except BaseException as exc:
-            self._log_failure(
-                request, recorder, exc, start, additional_headers, provider, idempotency_key
-            )
+            self._log_operation(request, recorder, start, additional_headers, provider,
+                                idempotency_key, exc)  # fmt: skip
             raise
-        self._capture(
-            request=request,
-            body=recorder.results,
-            headers=additional_headers,
-            start_ms=start,
-            end_ms=now_ms(),
-            provider=provider,
-            idempotency_key=idempotency_key,
-        )
+        self._log_operation(request, recorder, start, additional_headers, provider,
+                            idempotency_key)  # fmt: skip
         return result
 
     def log_builder(
@@ -283,27 +267,27 @@ class ManualLogger:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _log_failure(
+    def _log_operation(
         self,
         request: Mapping[str, Any],
         recorder: ResultRecorder,
-        exc: BaseException,
         start: float,
         headers: Mapping[str, str] | None,
         provider: str | None,
         idempotency_key: str | None,
+        error: BaseException | None = None,
     ) -> None:
-        partial = orjson.dumps(recorder.results, default=str).decode() if recorder.results else ""
-        self._capture(
-            request=request,
-            body=error_text(exc, partial),
-            headers=headers,
-            start_ms=start,
-            end_ms=now_ms(),
-            status=error_status(exc),
-            provider=provider,
-            idempotency_key=idempotency_key,
-        )
+        """Log what a ``log_request`` operation recorded, or its error and partial results."""
+        body: object = recorder.results
+        status = 200
+        if error is not None:
+            partial = (
+                orjson.dumps(recorder.results, default=str).decode() if recorder.results else ""
+            )
+            body, status = error_text(error, partial), error_status(error)
+        self._capture(request=request, body=body, headers=headers, start_ms=start,
+                      end_ms=now_ms(), status=status, provider=provider,
+                      idempotency_key=idempotency_key)  # fmt: skip
 
     def _capture(
         self,
