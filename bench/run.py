@@ -1,10 +1,11 @@
-"""Heliograph's benchmark: the caller's cost of a log call, delivery throughput, import time.
+"""Heliograph's benchmark: caller cost, delivery throughput, import, exit and memory.
 
-    .venv/bin/python bench/run.py            # full run, about 3 minutes on 2 cores
+    .venv/bin/python bench/run.py            # full run, about 6 minutes on 2 cores
     .venv/bin/python bench/run.py --quick    # smoke run, a few seconds
 
 Every measurement runs in a fresh interpreter (``child.py``) against a fresh
 ``heliograph.receiver.server.ReceiverThread`` in this process, which stays idle meanwhile.
+Sections 4 and 5 (exit and memory with the receiver down) are in ``downtime.py``.
 Prints a table and writes the raw figures to ``bench/results/latest.json``. See README.md
 for what each figure means and its caveats. Timings are reported, never asserted.
 """
@@ -29,6 +30,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from downtime import render_downtime, run_downtime
 from workload import sizes
 
 from heliograph.receiver.server import ReceiverThread
@@ -63,6 +65,8 @@ class Profile:
     hh_e2e_warmup: int
     e2e_flush_s: float
     import_runs: int
+    exit_calls: int = 1_000  # logged before returning from main, receiver down or hanging
+    rss_calls: int = 1_000_000  # logged with the receiver down while VmRSS is sampled
 
     def calls(self, mode: str, adapter: str) -> tuple[int, int, float]:
         """(calls, warm-up calls, flush timeout) for one child."""
@@ -77,7 +81,7 @@ class Profile:
 
 
 FULL = Profile("full", 3, 20_000, 1_000, 2_000, 100, 60.0, 5_000, 200, 2_000, 50, 120.0, 5)
-QUICK = Profile("quick", 1, 1_000, 100, 100, 10, 10.0, 300, 30, 100, 10, 30.0, 2)
+QUICK = Profile("quick", 1, 1_000, 100, 100, 10, 10.0, 300, 30, 100, 10, 30.0, 2, 200, 20_000)
 
 
 # -- environment -------------------------------------------------------------------------
@@ -545,6 +549,9 @@ def render(data: dict[str, Any]) -> str:
         )
     out.append(table(["module", "median", "range", "modules loaded", "imports"], rows))
 
+    if "downtime" in data:
+        out += render_downtime(data["downtime"], p["repeats"], table)
+
     out += ["", "heliograph vs helicone-helpers"]
     rows = []
     if "heliograph" in hot and "helicone-helpers" in hot:
@@ -647,9 +654,12 @@ def main() -> None:
         runs, data["measured_once"] = run_all(profile, tmp, data["sink"])
         print("[import] timing imports", file=sys.stderr)
         data["import"] = measure_imports(profile.import_runs)
+        data["downtime"] = run_downtime(
+            profile.repeats, profile.exit_calls, profile.rss_calls, tmp, len(runs), child_env()
+        )
     data["hot"] = {"summary": summarise_hot(runs), "runs": [r for r in runs if r["mode"] == "hot"]}
     data["e2e"] = {"summary": summarise_e2e(runs), "runs": [r for r in runs if r["mode"] == "e2e"]}
-    data["problems"] = find_problems(runs, data["sink"])
+    data["problems"] = find_problems(runs, data["sink"]) + data["downtime"]["problems"]
     data["load_avg_end"] = os.getloadavg()
     data["elapsed_s"] = time.perf_counter() - started
     data["results_path"] = str(args.out)

@@ -82,3 +82,12 @@ def test_forked_child_delivers_its_own_records_and_nothing_twice(
                 for i in range(10)}  # fmt: skip
     assert {r["request_id"] for r in sink.store.query_requests(limit=100)} == expected
     assert sink.store.stats()["duplicates"] == 0
+
+
+def test_close_reports_what_is_still_pending_when_the_endpoint_is_down(spool_dir: Path) -> None:
+    logger = ManualLogger(logging_endpoint="http://127.0.0.1:9", spool_dir=spool_dir)
+    for i in range(300):
+        logger.log_single_request({"model": "m"}, "x", idempotency_key=f"pending-{i}")
+    report = logger.close(timeout=0)
+    assert report.pending == 300
+    assert spool_status(spool_dir).pending == 300

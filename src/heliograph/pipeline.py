@@ -66,6 +66,7 @@ class Pipeline:
             self.config.max_segment_bytes,
             self.config.fsync,
             keep_sealed=self.config.deliver,
+            on_rotate=self._segment_rotated,
         )
         self.spool = FallbackWriter(self.writer, self.config.memory_buffer_bytes, self.count_lost)
         self._lock = threading.Lock()
@@ -149,6 +150,12 @@ class Pipeline:
                 )
                 self._worker.start()
             return self._worker
+
+    def _segment_rotated(self) -> None:
+        # A full segment may push the spool past its bound: check now, not in a second.
+        worker = self._worker
+        if worker is not None:
+            worker.request_housekeeping()
 
     def _housekeeping(self) -> None:
         """Run by the delivery worker about once a second, off the caller's thread."""

@@ -77,6 +77,7 @@ class DeliveryWorker:
         self._on_lost = on_lost
         self._housekeeping_hook = housekeeping
         self._failures_total = 0
+        self._housekeeping_due = False
         self._wake = threading.Event()
         self._work: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._results: queue.SimpleQueue[tuple[_Item, Outcome]] = queue.SimpleQueue()
@@ -102,6 +103,11 @@ class DeliveryWorker:
         dispatcher.start()
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def request_housekeeping(self) -> None:
+        """Run the spool's housekeeping (claims, bounds) on the next loop, not in a second."""
+        self._housekeeping_due = True
         self._wake.set()
 
     def flush(self, timeout: float, stop_on_failure: bool = False) -> DeliveryReport:
@@ -134,7 +140,7 @@ class DeliveryWorker:
     def close(self, timeout: float, stop_on_failure: bool = False) -> DeliveryReport:
         """Flush for at most ``timeout`` seconds, then stop; what is left stays spooled."""
         deadline = time.monotonic() + max(0.0, timeout)
-        report = self.flush(timeout, stop_on_failure)
+        self.flush(timeout, stop_on_failure)
         self._stopping = True
         self._wake.set()
         for _ in range(self._config.concurrency):
@@ -143,7 +149,8 @@ class DeliveryWorker:
             self._threads[0].join(max(0.05, deadline - time.monotonic()))
         if self._transport is not None:
             self._transport.close()
-        return report
+        # Counted after the last housekeeping pass (a final eviction may have run).
+        return self._stats.report(pending=self._backlog)
 
     # -- dispatcher ----------------------------------------------------------------------
 
@@ -178,7 +185,8 @@ class DeliveryWorker:
                 now = time.monotonic()
                 self._drain_results(now)
                 flush_requested = self._take_flush_request()
-                if flush_requested or now >= next_housekeeping:
+                if flush_requested or self._housekeeping_due or now >= next_housekeeping:
+                    self._housekeeping_due = False
                     self._housekeeping()
                     next_housekeeping = now + _HOUSEKEEPING_S
                 if flush_requested:
@@ -306,9 +314,9 @@ class DeliveryWorker:
 
     def _publish_state(self) -> None:
         drained = self._in_flight == 0 and not self._retries and not self._reader.has_unread()
+        backlog = 0 if drained else self._reader.backlog()
         with self._state:
-            if drained or self._flush_waiters:
-                self._backlog = 0 if drained else self._reader.backlog()
+            self._backlog = backlog
             if drained:
                 self._drained_generation += 1
                 self._state.notify_all()
@@ -335,7 +343,8 @@ class DeliveryWorker:
         for item in self._retries:
             self._reader.release(item.entry)
         self._retries.clear()
-        self._persist_ledger()
+        self._housekeeping()  # last eviction and ledger update
+        self._backlog = self._reader.backlog()
         # Let other processes (heliograph serve, the next run) claim what is left.
         self._reader.release_all()
         with self._state:

@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 
+from heliograph._ratelimit import RateLimitedLogger
 from heliograph.spool.folder import FILE_MODE, HeldSegment, SpoolFolder
 from heliograph.spool.segment import SEGMENT_SUFFIX, CorruptLineError, decode_line
 
@@ -47,6 +48,7 @@ class SpoolReader:
         self._folder = folder
         self._max_line_bytes = max_line_bytes
         self._on_corrupt = on_corrupt
+        self._warn = RateLimitedLogger(log)
 
     def claim_orphans(self) -> int:
         """Hold every segment that no live process holds; return how many were claimed."""
@@ -135,7 +137,8 @@ class SpoolReader:
         segment.ack_path.unlink(missing_ok=True)
         self._folder.release(segment)
         if remaining:
-            log.warning(
+            self._warn.log(
+                logging.WARNING, f"evict-{bound}",
                 "spool over its %s bound: deleted %s with %d undelivered records",
                 bound, segment.name, remaining,
             )  # fmt: skip
@@ -224,13 +227,11 @@ class SpoolReader:
 
     def _quarantine(self, segment: HeldSegment, offset: int, data: bytes, reason: str) -> None:
         """Move a bad line aside (never deliver it, never stop on it) and count it."""
-        log.warning(
+        self._warn.log(
+            logging.WARNING, "corrupt",
             "spool record at %s:%d is unreadable (%s); moved to %s and counted as lost",
-            segment.name,
-            offset,
-            reason,
-            self._folder.corrupt_dir,
-        )
+            segment.name, offset, reason, self._folder.corrupt_dir,
+        )  # fmt: skip
         try:
             self._folder.corrupt_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             target = self._folder.corrupt_dir / f"{segment.name}.bad"

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import os
 import threading
+from collections.abc import Callable
 
 from heliograph.config import FsyncPolicy
 from heliograph.spool.folder import FILE_MODE, HeldSegment, SpoolFolder
@@ -33,11 +34,13 @@ class SpoolWriter:
         max_segment_bytes: int,
         fsync: FsyncPolicy = "never",
         keep_sealed: bool = True,
+        on_rotate: Callable[[], None] = lambda: None,
     ) -> None:
         self._folder = folder
         self._max_segment_bytes = max_segment_bytes
         self._fsync = fsync
         self._keep_sealed = keep_sealed
+        self._on_rotate = on_rotate
         self._lock = threading.Lock()
         self._current: HeldSegment | None = None
         self._size = 0
@@ -99,6 +102,7 @@ class SpoolWriter:
         self._folder.hold(segment)
         self._current = segment
         self._size = 0
+        self._on_rotate()
 
     def _seal_current(self) -> None:
         segment = self._current
