@@ -16,31 +16,20 @@ from heliograph._version import __version__
 from heliograph.capture import LogBuilder, ResultRecorder
 from heliograph.config import Config
 from heliograph.delivery.report import DeliveryReport
-from heliograph.errors import (
-    ConfigError,
-    DeliveryError,
-    HeliographError,
-    PermanentDeliveryError,
-    RetryableDeliveryError,
-    SpoolError,
-    UsageError,
-)
+from heliograph.errors import ConfigError, HeliographError, SpoolError, UsageError
 from heliograph.logger import ManualLogger
 from heliograph.model import Provider, Record, Session, helicone_headers, stable_id
 
 __all__ = [
     "Config",
     "ConfigError",
-    "DeliveryError",
     "DeliveryReport",
     "HeliographError",
     "LogBuilder",
     "ManualLogger",
-    "PermanentDeliveryError",
     "Provider",
     "Record",
     "ResultRecorder",
-    "RetryableDeliveryError",
     "Session",
     "SpoolError",
     "UsageError",

@@ -6,24 +6,16 @@ something directly (bad configuration at construction, a misused API, a CLI comm
 
     HeliographError
     ├── ConfigError        a setting is invalid; raised at construction, never later
-    ├── SpoolError         the spool folder cannot be used (permissions, not a folder)
-    ├── DeliveryError      a send to the endpoint failed (raised inside delivery only)
-    │   ├── RetryableDeliveryError   408/429/5xx, timeouts, refused connections
-    │   └── PermanentDeliveryError   other 4xx: the endpoint will never accept it
-    └── UsageError         the API was misused (closed logger, sync/async mix-up)
+    ├── SpoolError         the spool folder cannot be used (caught inside; see spool.fallback)
+    └── UsageError         the API was misused (a sync/async mix-up)
+
+Delivery failures are not exceptions: a transport returns an ``Outcome`` (delivered, retry,
+rejected) and the worker acts on it.
 """
 
 from __future__ import annotations
 
-__all__ = [
-    "ConfigError",
-    "DeliveryError",
-    "HeliographError",
-    "PermanentDeliveryError",
-    "RetryableDeliveryError",
-    "SpoolError",
-    "UsageError",
-]
+__all__ = ["ConfigError", "HeliographError", "SpoolError", "UsageError"]
 
 
 class HeliographError(Exception):
@@ -38,21 +30,5 @@ class SpoolError(HeliographError):
     """The spool folder cannot be created, locked or written."""
 
 
-class DeliveryError(HeliographError):
-    """One attempt to deliver a record failed."""
-
-
-class RetryableDeliveryError(DeliveryError):
-    """The attempt may succeed later; ``retry_after_s`` is the server's hint, if any."""
-
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
-class PermanentDeliveryError(DeliveryError):
-    """The endpoint refused the record for good (a 4xx other than 408 and 429)."""
-
-
 class UsageError(HeliographError, RuntimeError):
-    """The API was used the wrong way, e.g. logging through a closed logger."""
+    """The API was used the wrong way, e.g. an async operation passed to log_request."""
