@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -196,6 +196,64 @@ class ManualLogger:
         return LogBuilder(capture, request_dict, headers)
 
     new_builder = log_builder  # helicone-helpers' alias
+
+    # -- streams -------------------------------------------------------------------------
+
+    def log_single_stream(
+        self,
+        request: Mapping[str, Any],
+        stream: Iterable[Any],
+        additional_headers: Mapping[str, str] | None = None,
+        *,
+        provider: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """Consume ``stream`` (a copy of the one you hand your caller) and log it.
+
+        To log a stream while your code iterates it, use ``log_builder(...).to_stream(s)``.
+        """
+        builder = self.log_builder(request, additional_headers, provider=provider,
+                                   idempotency_key=idempotency_key)  # fmt: skip
+        builder.attach_stream(stream)
+
+    async def alog_single_stream(
+        self,
+        request: Mapping[str, Any],
+        stream: AsyncIterable[Any],
+        additional_headers: Mapping[str, str] | None = None,
+        *,
+        provider: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """``log_single_stream`` for an async iterator."""
+        builder = self.log_builder(request, additional_headers, provider=provider,
+                                   idempotency_key=idempotency_key)  # fmt: skip
+        await builder.aattach_stream(stream)
+
+    def log_stream(
+        self,
+        request: Mapping[str, Any],
+        operation: Callable[[LogBuilder], T],
+        additional_headers: Mapping[str, str] | None = None,
+        *,
+        provider: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> T:
+        """Run ``operation(builder)``, which attaches a stream with ``builder.to_stream``.
+
+        The log is sent when that stream ends; if the operation raises first, it is logged
+        as an error and the exception propagates.
+        """
+        builder = self.log_builder(request, additional_headers, provider=provider,
+                                   idempotency_key=idempotency_key)  # fmt: skip
+        try:
+            result = operation(builder)
+        except BaseException as exc:
+            builder.set_error(exc)
+            builder.send_log()
+            raise
+        builder.send_log()  # waits for the attached stream to end, if there is one
+        return result
 
     def send_log(
         self,

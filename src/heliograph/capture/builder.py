@@ -10,21 +10,30 @@
     finally:
         builder.send_log()
 
-Or as a context manager, which records an exception and sends on exit. Stream
-pass-through (``to_stream``/``attach_stream``) hangs off this class in the streams stage.
+Or as a context manager, which records an exception and sends on exit. For streams,
+``to_stream`` hands back a pass-through wrapper and the log is sent when the stream ends,
+however it ends (see ``stream.py``); ``attach_stream`` consumes a stream (e.g. a copy).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import traceback
-from collections.abc import Callable, Generator
+from collections.abc import AsyncIterable, Callable, Generator, Iterable
 from types import TracebackType
 from typing import Any
 
 import orjson
 
 from heliograph.capture.inputs import now_ms, to_headers, to_response
+from heliograph.capture.stream import (
+    AsyncRecordedStream,
+    RecordedStream,
+    StreamEnd,
+    StreamRecorder,
+)
+from heliograph.errors import UsageError
 from heliograph.model.headers import merge_headers
 
 __all__ = ["LogBuilder", "SentLog", "error_status", "error_text"]
@@ -74,7 +83,10 @@ class LogBuilder:
         self._request = request
         self._headers = headers
         self._start_ms = now_ms()
+        self._start_monotonic = time.monotonic()
         self._end_ms: float | None = None
+        self._ttft_ms: float | None = None
+        self._stream: StreamRecorder | None = None
         self._status = 200
         self._body: object = None
         self._error: BaseException | None = None
@@ -103,8 +115,35 @@ class LogBuilder:
     def add_additional_headers(self, headers: dict[str, str]) -> None:
         self._headers = merge_headers(self._headers, to_headers(headers))
 
+    def to_stream(self, stream: Any) -> Any:
+        """Wrap a sync or async stream: chunks pass through unchanged, and the log is sent
+        when it ends (completed, error, cancelled, closed or dropped part-way)."""
+        if self._stream is not None:
+            raise UsageError("a stream is already attached to this log builder")
+        recorder = StreamRecorder(self._stream_ended, started=self._start_monotonic)
+        self._stream = recorder
+        self._request["stream"] = True  # on the logged copy: Helicone parses it as a stream
+        if hasattr(stream, "__aiter__"):
+            return AsyncRecordedStream(stream, recorder)
+        return RecordedStream(stream, recorder)
+
+    def attach_stream(self, stream: Iterable[Any]) -> None:
+        """Consume ``stream`` (e.g. a copy of the caller's) and log it."""
+        for _ in self.to_stream(stream):
+            pass
+
+    async def aattach_stream(self, stream: AsyncIterable[Any]) -> None:
+        async for _ in self.to_stream(stream):
+            pass
+
     def send_log(self) -> SentLog:
-        """Spool the log. Returns at once; delivery happens in the background."""
+        """Spool the log. Returns at once; delivery happens in the background.
+
+        With a stream attached and still running, the log is sent when the stream ends.
+        """
+        stream = self._stream
+        if stream is not None and stream.end is None:
+            return SentLog()
         if not self._sent:
             self._sent = True
             self._capture(
@@ -114,8 +153,24 @@ class LogBuilder:
                 start_ms=self._start_ms,
                 end_ms=self._end_ms if self._end_ms is not None else now_ms(),
                 status=self._status,
+                ttft_ms=self._ttft_ms,
             )
         return SentLog()
+
+    def _stream_ended(
+        self, recorder: StreamRecorder, end: StreamEnd, error: BaseException | None
+    ) -> None:
+        self._body = recorder.transcript
+        self._ttft_ms = recorder.ttft_ms
+        self._end_ms = (
+            self._start_ms + ((recorder.ended or recorder.started) - self._start_monotonic) * 1000
+        )
+        self._headers["Helicone-Property-Stream-End"] = end.value
+        if error is not None and end is StreamEnd.ERROR:
+            self._error = error
+        if self._status == 200:
+            self._status = end.status
+        self.send_log()
 
     async def asend_log(self) -> None:
         """``send_log`` for async code; spooling takes microseconds, so it never waits."""
