@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from downtime import render_downtime, run_downtime
+from streams import render_streams, run_streams
 from workload import sizes
 
 from heliograph.receiver.server import ReceiverThread
@@ -551,6 +552,8 @@ def render(data: dict[str, Any]) -> str:
 
     if "downtime" in data:
         out += render_downtime(data["downtime"], p["repeats"], table)
+    if "streams" in data:
+        out += render_streams(data["streams"], table)
 
     out += ["", "heliograph vs helicone-helpers"]
     rows = []
@@ -654,6 +657,8 @@ def main() -> None:
         runs, data["measured_once"] = run_all(profile, tmp, data["sink"])
         print("[import] timing imports", file=sys.stderr)
         data["import"] = measure_imports(profile.import_runs)
+        print("[streams] stream pass-through overhead", file=sys.stderr)
+        data["streams"] = run_streams(profile.repeats)
         data["downtime"] = run_downtime(
             profile.repeats, profile.exit_calls, profile.rss_calls, tmp, len(runs), child_env()
         )

@@ -120,19 +120,23 @@ class StreamRecorder:
         return "".join(self._parts)
 
     def on_chunk(self, chunk: Any) -> None:
-        now = time.monotonic()
         self.chunks += 1
         try:
-            text, event = _to_text_and_event(chunk)
+            if isinstance(chunk, bytes):  # raw SSE: the hot case, kept cheap
+                text, event = chunk.decode("utf-8", "replace"), None
+            else:
+                text, event = _to_text_and_event(chunk)
             self._parts.append(text)
             if event is not None:
                 self.events.append(event)
-            has_content = self._content_test(event if event is not None else text)
+            if self.first_content is None and self._content_test(
+                event if event is not None else text
+            ):
+                self.first_content = time.monotonic()
         except Exception:  # never let a strange chunk break the caller's stream
             self._parts.append(f"{chunk!r}\n")
-            has_content = True
-        if has_content and self.first_content is None:
-            self.first_content = now
+            if self.first_content is None:
+                self.first_content = time.monotonic()
 
     def finish(self, end: StreamEnd, error: BaseException | None = None) -> None:
         """Record the end and write the log; later calls do nothing."""
