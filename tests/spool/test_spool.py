@@ -232,3 +232,18 @@ def test_segment_with_a_released_record_is_kept_until_that_record_is_finished(
     _, next_reader = open_spool(tmp_path)
     next_reader.claim_orphans()
     assert [e.payload for e in next_reader.read(10)] == [payload(1)]
+
+
+def test_a_vanished_segment_is_skipped_and_the_others_still_read(tmp_path: Path) -> None:
+    crash_writer(tmp_path, 2)
+    crash_writer(tmp_path, 3)
+    _, reader = open_spool(tmp_path)
+    assert reader.claim_orphans() == 2
+    first = min((tmp_path / "segments").glob("*.jsonl"))
+    for held in list(reader._folder.held.values()):  # type: ignore[attr-defined]
+        if held.path == first:
+            if held.read_fd is not None:
+                os.close(held.read_fd)
+            held.read_fd = None
+    first.unlink()  # gone from under the reader, e.g. deleted by hand
+    assert [e.payload for e in reader.read(10)] == [payload(n) for n in range(3)]

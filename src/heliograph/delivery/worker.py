@@ -194,8 +194,11 @@ class DeliveryWorker:
                 submitted = self._dispatch(now)
                 self._publish_state()
                 self._wait(now, next_housekeeping, submitted)
-            except Exception:  # never let the worker die silently
-                log.exception("delivery worker error; continuing in %.1f s", _MAX_WAIT_S)
+            except Exception as exc:  # never let the worker die, nor flood the log
+                self._warn.log(
+                    logging.ERROR, f"worker-{type(exc).__name__}",
+                    "delivery worker error, continuing in %.1f s: %r", _MAX_WAIT_S, exc,
+                )  # fmt: skip
                 time.sleep(_MAX_WAIT_S)
 
     def _take_flush_request(self) -> bool:

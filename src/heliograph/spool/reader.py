@@ -75,7 +75,16 @@ class SpoolReader:
         for segment in self._segments():
             if len(entries) >= limit:
                 break
-            entries.extend(self._read_segment(segment, limit - len(entries)))
+            try:
+                entries.extend(self._read_segment(segment, limit - len(entries)))
+            except OSError as exc:
+                # One unreadable file must not stop the others: let go of it (it stays on
+                # disk for `heliograph verify`) and carry on.
+                self._warn.log(
+                    logging.ERROR, "unreadable-segment",
+                    "cannot read spool segment %s (%s); skipping it", segment.name, exc,
+                )  # fmt: skip
+                self._folder.release(segment)
         return entries
 
     def ack(self, entry: Entry) -> None:
