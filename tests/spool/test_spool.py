@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -247,3 +248,30 @@ def test_a_vanished_segment_is_skipped_and_the_others_still_read(tmp_path: Path)
             held.read_fd = None
     first.unlink()  # gone from under the reader, e.g. deleted by hand
     assert [e.payload for e in reader.read(10)] == [payload(n) for n in range(3)]
+
+
+def test_a_new_segment_appears_under_its_name_only_once_its_writer_holds_it(
+    tmp_path: Path,
+) -> None:
+    writer, _ = open_spool(tmp_path)
+    other_folder = SpoolFolder(tmp_path)  # another reader, as in another process
+    other = SpoolReader(other_folder, 1 << 20)
+    writer.append(encode_line(payload(1)))
+    # Whenever a segment is visible under its final name, its writer already holds it.
+    assert other.claim_orphans() == 0
+    names = [p.name for p in (tmp_path / "segments").iterdir()]
+    assert all(name.endswith(".jsonl") for name in names)
+
+
+def test_staging_files_are_left_alone_while_young_and_removed_once_abandoned(
+    tmp_path: Path,
+) -> None:
+    _, reader = open_spool(tmp_path)
+    young = tmp_path / "segments" / "seg-1.jsonl.new"
+    old = tmp_path / "segments" / "seg-2.jsonl.new"
+    young.touch()
+    old.touch()
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    assert reader.claim_orphans() == 0
+    assert young.exists()
+    assert not old.exists()

@@ -16,7 +16,9 @@ Invariants:
 - A record is acknowledged only when its outcome is final (delivered or dead-lettered);
   a segment is deleted only when every record in it is acknowledged. A crash in between
   means at most a re-send under the same request id, which the receiver dedupes.
-- A dead process's locks vanish with it; any live process then claims its segments.
+- A segment is created as ``*.jsonl.new``, locked, then renamed: a reader never sees a
+  live segment unlocked (it would take it for an orphan). A dead process's locks vanish
+  with it; any live process then claims its segments.
 - Every line carries a CRC-32; a torn or altered line is moved to ``corrupt/`` and
   counted, and reading goes on.
 """

@@ -77,14 +77,21 @@ class SpoolFolder:
             self.held[segment.name] = segment
 
     def release(self, segment: HeldSegment) -> None:
-        """Forget a segment and close its descriptors, which drops the lock."""
+        """Forget a segment and close its descriptors, which drops the lock. Idempotent.
+
+        A descriptor is closed exactly once and its number forgotten at once: closing a
+        stale number a second time would close whatever file reused it (the writer's new
+        segment, say), and writes would then vanish without an error.
+        """
         with self.lock:
             self.held.pop(segment.name, None)
-        for fd in (segment.read_fd, segment.ack_fd, segment.lock_fd):
-            if fd is not None:
+            descriptors = (segment.read_fd, segment.ack_fd, segment.lock_fd)
+            segment.read_fd = segment.ack_fd = None
+            segment.lock_fd = -1
+        for fd in descriptors:
+            if fd is not None and fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        segment.read_fd = segment.ack_fd = None
 
     def release_all(self) -> None:
         with self.lock:

@@ -17,7 +17,12 @@ from collections.abc import Callable, Iterator
 
 from heliograph._ratelimit import RateLimitedLogger
 from heliograph.spool.folder import FILE_MODE, HeldSegment, SpoolFolder
-from heliograph.spool.segment import SEGMENT_SUFFIX, CorruptLineError, decode_line
+from heliograph.spool.segment import (
+    SEGMENT_SUFFIX,
+    STAGING_SUFFIX,
+    CorruptLineError,
+    decode_line,
+)
 
 __all__ = ["Entry", "SpoolReader"]
 
@@ -25,6 +30,7 @@ log = logging.getLogger("heliograph.spool")
 
 _ACK_LINE = 17  # 16 hex digits + "\n"
 _CHUNK = 256 * 1024
+_STAGING_GRACE_S = 60.0
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -58,6 +64,9 @@ class SpoolReader:
             return 0
         claimed = 0
         for name in names:
+            if name.endswith(STAGING_SUFFIX):
+                self._remove_abandoned_staging(name)
+                continue
             if not name.endswith(SEGMENT_SUFFIX) or name in self._folder.held:
                 continue
             segment = self._folder.try_claim(name)
@@ -68,6 +77,21 @@ class SpoolReader:
                 segment.finished = len(starts & segment.acked)
                 claimed += 1
         return claimed
+
+    def _remove_abandoned_staging(self, name: str) -> None:
+        """A staging file nobody holds was left by a writer that died before renaming it;
+        it is always empty (nothing is written before the rename). Young ones are left
+        alone: their writer may be between creating and locking them right now."""
+        try:
+            age_s = time.time() - (self._folder.segments_dir / name).stat().st_mtime
+        except OSError:
+            return
+        if age_s < _STAGING_GRACE_S:
+            return
+        segment = self._folder.try_claim(name)
+        if segment is not None:
+            segment.path.unlink(missing_ok=True)
+            self._folder.release(segment)
 
     def read(self, limit: int) -> list[Entry]:
         """Up to ``limit`` unacknowledged records, oldest segment first, each handed out once."""

@@ -19,6 +19,7 @@ import zlib
 __all__ = [
     "ACK_SUFFIX",
     "SEGMENT_SUFFIX",
+    "STAGING_SUFFIX",
     "CorruptLineError",
     "decode_line",
     "encode_line",
@@ -30,6 +31,7 @@ _PREFIX = b'{"crc":"'
 _MIDDLE = b'","record":'
 _HEAD = len(_PREFIX) + 8 + len(_MIDDLE)
 SEGMENT_SUFFIX = ".jsonl"
+STAGING_SUFFIX = ".new"  # a segment being created: not yet locked, never read
 ACK_SUFFIX = ".acked"
 _NAME = re.compile(r"^seg-(\d{20})-(\d+)-[0-9a-f]{8}\.jsonl$")
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from heliograph.config import FsyncPolicy
 from heliograph.spool.folder import FILE_MODE, HeldSegment, SpoolFolder
-from heliograph.spool.segment import new_segment_name
+from heliograph.spool.segment import STAGING_SUFFIX, new_segment_name
 
 __all__ = ["SpoolWriter"]
 
@@ -93,11 +93,20 @@ class SpoolWriter:
         self._folder.ensure()
         name = new_segment_name()
         path = self._folder.segments_dir / name
+        # Created under a name readers ignore, locked, then renamed: a reader must never see
+        # a live segment unlocked, or it would claim it as an orphan (empty, so deletable)
+        # in the instant between our open and our lock, and our writes would then land in
+        # an unlinked file. The lock belongs to the open file, so it survives the rename.
+        staging = path.with_name(name + STAGING_SUFFIX)
         fd = os.open(
-            path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, FILE_MODE
+            staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, FILE_MODE
         )
-        # Nobody else can have it yet; the lock tells other processes it is alive.
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(staging, path)
+        except OSError:
+            os.close(fd)
+            raise
         segment = HeldSegment(name=name, path=path, lock_fd=fd, sealed=False)
         self._folder.hold(segment)
         self._current = segment
