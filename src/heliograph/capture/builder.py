@@ -17,7 +17,6 @@ however it ends (see ``stream.py``); ``attach_stream`` consumes a stream (e.g. a
 
 from __future__ import annotations
 
-import asyncio
 import time
 import traceback
 from collections.abc import AsyncIterable, Callable, Generator, Iterable
@@ -28,27 +27,22 @@ import orjson
 
 from heliograph.capture.inputs import now_ms, to_headers, to_response
 from heliograph.capture.stream import (
+    STATUS_CANCELLED,
     AsyncRecordedStream,
     RecordedStream,
     StreamEnd,
     StreamRecorder,
+    end_for,
 )
 from heliograph.errors import UsageError
 from heliograph.model.headers import merge_headers
 
 __all__ = ["LogBuilder", "SentLog", "error_status", "error_text"]
 
-STATUS_ERROR = 500
-STATUS_CANCELLED = -3  # Helicone's code for a cancelled request
-
 
 def error_status(exc: BaseException) -> int:
     """-3 for a cancellation (asyncio or Ctrl-C), 500 for any other error."""
-    return (
-        STATUS_CANCELLED
-        if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
-        else STATUS_ERROR
-    )
+    return end_for(exc).status
 
 
 def error_text(exc: BaseException, response: str = "") -> str:

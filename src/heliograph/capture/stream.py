@@ -30,7 +30,7 @@ import orjson
 
 log = logging.getLogger("heliograph")
 
-__all__ = ["AsyncRecordedStream", "RecordedStream", "StreamEnd", "StreamRecorder"]
+__all__ = ["AsyncRecordedStream", "RecordedStream", "StreamEnd", "StreamRecorder", "end_for"]
 
 T = TypeVar("T")
 
@@ -162,7 +162,35 @@ def _to_text_and_event(chunk: Any) -> tuple[str, Any]:
     return orjson.dumps(event, default=str).decode() + "\n", event
 
 
-class RecordedStream(Generic[T]):
+def end_for(error: BaseException) -> StreamEnd:
+    """How an exception ends a call: cancellation (asyncio, Ctrl-C) or an error."""
+    if isinstance(error, asyncio.CancelledError | KeyboardInterrupt):
+        return StreamEnd.CANCELLED
+    return StreamEnd.ERROR
+
+
+class _Recording(Generic[T]):
+    """What the sync and async wrappers share: pass-through attributes and the GC end."""
+
+    _recorder: StreamRecorder
+    _source: Any
+
+    def _failed(self, error: BaseException) -> None:
+        self._recorder.finish(end_for(error), error)
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else (e.g. an SDK stream's .response) behaves as on the source.
+        return getattr(self._source, name)
+
+    def __del__(self) -> None:
+        recorder = self.__dict__.get("_recorder")
+        if recorder is not None and recorder.end is None:
+            recorder.finish(
+                StreamEnd.STOPPED_EARLY if recorder.chunks else StreamEnd.GARBAGE_COLLECTED
+            )
+
+
+class RecordedStream(_Recording[T]):
     """Iterate ``source`` exactly as before; the stream is logged when it ends."""
 
     def __init__(self, source: Iterable[T], recorder: StreamRecorder) -> None:
@@ -179,11 +207,8 @@ class RecordedStream(Generic[T]):
         except StopIteration:
             self._recorder.finish(StreamEnd.COMPLETED)
             raise
-        except KeyboardInterrupt as exc:
-            self._recorder.finish(StreamEnd.CANCELLED, exc)
-            raise
         except BaseException as exc:
-            self._recorder.finish(StreamEnd.ERROR, exc)
+            self._failed(exc)
             raise
         self._recorder.on_chunk(item)
         return item
@@ -201,19 +226,8 @@ class RecordedStream(Generic[T]):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __getattr__(self, name: str) -> Any:
-        # Everything else (e.g. an SDK stream's .response) behaves as on the source.
-        return getattr(self._source, name)
 
-    def __del__(self) -> None:
-        recorder = self.__dict__.get("_recorder")
-        if recorder is not None and recorder.end is None:
-            recorder.finish(
-                StreamEnd.STOPPED_EARLY if recorder.chunks else StreamEnd.GARBAGE_COLLECTED
-            )
-
-
-class AsyncRecordedStream(Generic[T]):
+class AsyncRecordedStream(_Recording[T]):
     """``RecordedStream`` for async iterators; asyncio cancellation is logged as cancelled."""
 
     def __init__(self, source: AsyncIterable[T], recorder: StreamRecorder) -> None:
@@ -230,11 +244,8 @@ class AsyncRecordedStream(Generic[T]):
         except StopAsyncIteration:
             self._recorder.finish(StreamEnd.COMPLETED)
             raise
-        except (asyncio.CancelledError, KeyboardInterrupt) as exc:
-            self._recorder.finish(StreamEnd.CANCELLED, exc)
-            raise
         except BaseException as exc:
-            self._recorder.finish(StreamEnd.ERROR, exc)
+            self._failed(exc)
             raise
         self._recorder.on_chunk(item)
         return item
@@ -254,13 +265,3 @@ class AsyncRecordedStream(Generic[T]):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._source, name)
-
-    def __del__(self) -> None:
-        recorder = self.__dict__.get("_recorder")
-        if recorder is not None and recorder.end is None:
-            recorder.finish(
-                StreamEnd.STOPPED_EARLY if recorder.chunks else StreamEnd.GARBAGE_COLLECTED
-            )
