@@ -68,6 +68,8 @@ class Config:
     memory_buffer_bytes: int = 16 * 1024 * 1024
     # Flush once on SIGTERM (if the program has no SIGTERM handler of its own).
     handle_sigterm: bool = True
+    # Count tokens with tiktoken when a stream carries no usage (marked as estimated).
+    estimate_tokens: bool = True
 
     @property
     def authorization(self) -> str:
@@ -159,6 +161,7 @@ _ENV_FIELDS = {
     "HELIOGRAPH_MAX_AGE_S": "max_age_s",
     "HELIOGRAPH_MEMORY_BUFFER_BYTES": "memory_buffer_bytes",
     "HELIOGRAPH_HANDLE_SIGTERM": "handle_sigterm",
+    "HELIOGRAPH_ESTIMATE_TOKENS": "estimate_tokens",
 }
 _FIELD_TYPES: dict[str, type] = {f.name: f.type for f in dataclasses.fields(Config)}  # type: ignore[misc]
 

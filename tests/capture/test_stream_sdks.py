@@ -49,9 +49,11 @@ def test_openai_chat_stream_is_passed_through_and_logged_with_ttft(
     assert row["provider"] == "OPENAI"
     assert row["response_status"] == 200
     assert DELAY_S * 1000 - 5 <= row["time_to_first_token"] <= DELAY_S * 1000 + 250
-    lines = [orjson.loads(line) for line in row["response_body"].splitlines()]
-    assert len(lines) == len(chunks)
+    sent = [orjson.loads(line) for line in row["response_raw"].splitlines()]
+    assert sent == [chunk.model_dump(mode="json", exclude_unset=True) for chunk in chunks]
+    assert orjson.loads(row["response_body"])["choices"][0]["message"]["content"] == text
     assert row["prompt_tokens"] == 12  # the receiver reads usage from the transcript
+    assert "heliograph-tokens" not in row["request_properties"]  # provider usage, not estimated
 
 
 def test_anthropic_async_stream_error_mid_stream_is_logged_as_500(

@@ -19,6 +19,9 @@ from typing import Any
 
 import pytest
 
+from heliograph.model.pricing import cost_usd
+from heliograph.model.usage import usage_from_response
+
 from .capture_server import CaptureServer
 from .drivers import RunScenario, npm_missing_reason
 from .normalise import ABSENT, INT_MS, TIMESTAMP, UUID, diff, is_helicone_uuid, normalise
@@ -114,6 +117,26 @@ SINGLE_REQUEST_BACKDATED = Difference(
     "so its endTime lies latency_ms in the future.",
     ("single_request",),
 )
+
+
+def _priced(scenario: Scenario) -> float | None:
+    """The cost Heliograph computes from the scenario's response usage and model."""
+    provider = scenario["provider"].upper()
+    response = _merged_results(scenario)
+    usage = usage_from_response(provider, response)
+    assert usage is not None
+    model = response.get("model") or scenario["request"]["model"]
+    return cost_usd(provider, model, usage)
+
+
+COST_SENT = Difference(
+    "body:providerResponse.cost",
+    _priced,
+    ABSENT,
+    "Heliograph prices a call with a known model and usage from its bundled price table "
+    "and sends the cost (providerResponse.cost); neither client sends one.",
+    ("log_request_openai", "log_request_anthropic", *CTOR_HEADERS),
+)
 PER_CALL_HEADER_WINS = Difference(
     "header:helicone-user-id",
     "u2",
@@ -130,6 +153,7 @@ DELIBERATE_DIFFERENCES: dict[str, tuple[Difference, ...]] = {
         OPERATION_ERROR_LOGGED,
         SINGLE_REQUEST_BACKDATED,
         PER_CALL_HEADER_WINS,
+        COST_SENT,
         Difference(
             "body:provider",
             lambda s: s["provider"].upper(),
@@ -154,6 +178,7 @@ DELIBERATE_DIFFERENCES: dict[str, tuple[Difference, ...]] = {
         RESPONSE_HEADERS,
         OPERATION_ERROR_LOGGED,
         SINGLE_REQUEST_BACKDATED,
+        COST_SENT,
         Difference(
             "body:provider",
             lambda s: s["provider"].upper(),

@@ -8,6 +8,8 @@ import httpx
 import pytest
 
 from heliograph.model import Record
+from heliograph.model.pricing import cost_usd
+from heliograph.model.usage import usage_from_response
 
 from .helpers import START_MS, make_record, post_record
 
@@ -17,6 +19,7 @@ ITEM_KEYS = {
     "response_created_at",
     "request_body",
     "response_body",
+    "response_raw",
     "response_status",
     "model",
     "provider",
@@ -28,6 +31,8 @@ ITEM_KEYS = {
     "prompt_tokens",
     "completion_tokens",
     "total_tokens",
+    "prompt_cache_read_tokens",
+    "prompt_cache_write_tokens",
     "cost",
     "session_id",
     "session_name",
@@ -65,6 +70,15 @@ def seeded(shared_client: httpx.Client) -> list[Record]:
         response = post_record(shared_client, records[index], route=routes[index])
         assert response.status_code == 200
     return records
+
+
+def _priced(record: Record) -> float:
+    """The cost the receiver computes for an OpenAI log that came without one."""
+    usage = usage_from_response("OPENAI", record.response_json or {})
+    assert usage is not None
+    cost = cost_usd("OPENAI", str((record.response_json or {})["model"]), usage)
+    assert cost is not None and cost > 0
+    return cost
 
 
 def _query(client: httpx.Client, body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -195,7 +209,7 @@ def test_session_query_aggregates_tokens_cost_and_times(
         "total_requests": 3,
         "prompt_tokens": 27,
         "completion_tokens": 9,
-        "total_cost": 0.75,
+        "total_cost": pytest.approx(0.75 + _priced(seeded[0])),
     }
 
 

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from heliograph.model import Session, new_request_id
@@ -52,6 +53,9 @@ def test_sdk_stream_builder_is_stored_with_usage_from_the_chunks(
     asyncio.run(builder.send_log())
     assert capsys.readouterr().out == ""
     item = stored(client, request_id)
-    assert item["response_body"].count("\n") == 1  # chunks joined by newlines, no "data:"
+    assert item["response_raw"].count("\n") == 1  # chunks joined by newlines, no "data:"
+    consolidated = orjson.loads(item["response_body"])  # as Helicone's stream parser shows it
+    assert consolidated["choices"][0]["message"]["content"] == "hel"
+    assert len(consolidated["streamed_data"]) == 2
     assert (item["prompt_tokens"], item["completion_tokens"]) == (3, 2)
     assert item["time_to_first_token"] >= 0

@@ -10,7 +10,7 @@ import pytest
 from heliograph.errors import UsageError
 from heliograph.receiver import Store
 from heliograph.receiver.ingest import to_stored_request
-from heliograph.receiver.schema import StoredRequest
+from heliograph.receiver.schema import ADDED_COLUMNS, COLUMNS, StoredRequest
 from heliograph.receiver.validate import validate_async_log
 
 from .helpers import KEY, make_body
@@ -77,3 +77,18 @@ def test_closed_store_raises_usage_error(tmp_path: Path) -> None:
 def test_unknown_filter_is_refused(tmp_path: Path) -> None:
     with Store(tmp_path / "r.sqlite3") as store, pytest.raises(ValueError, match="color"):
         store.query_requests({"color": "red"})
+
+
+def test_a_database_from_an_older_receiver_gains_the_new_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old_columns = [c for c in COLUMNS if c not in ADDED_COLUMNS and c != "request_id"]
+    conn = sqlite3.connect(path)
+    conn.execute(f"CREATE TABLE requests (request_id TEXT PRIMARY KEY, {', '.join(old_columns)})")
+    before = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
+    conn.close()
+    assert not before & set(ADDED_COLUMNS), "the test's old schema still has the new columns"
+    with Store(path) as store:
+        row = _row()
+        assert store.insert(row) is True
+        item = store.get_request(row.request_id)
+        assert item is not None and item["response_raw"] is None

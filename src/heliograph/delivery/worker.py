@@ -28,6 +28,7 @@ from pathlib import Path
 
 from heliograph._ratelimit import RateLimitedLogger
 from heliograph.config import Config
+from heliograph.delivery.enrich import enrich
 from heliograph.delivery.outcome import Outcome, OutcomeKind, Transport
 from heliograph.delivery.report import DeliveryReport, DeliveryStats
 from heliograph.delivery.retry import backoff_s
@@ -51,6 +52,7 @@ class _Item:
     record: Record
     attempts: int = 0
     first_failure: float | None = None
+    outgoing: Record | None = None  # the enriched copy, computed once on first send
 
 
 class DeliveryWorker:
@@ -361,7 +363,11 @@ class DeliveryWorker:
             if item is None or self._stopping:
                 return
             try:
-                outcome = transport.send(item.record)
+                if item.outgoing is None:
+                    item.outgoing = enrich(
+                        item.record, estimate_tokens=self._config.estimate_tokens
+                    )
+                outcome = transport.send(item.outgoing)
             except Exception as exc:  # a transport must not raise; be safe anyway
                 outcome = Outcome.retry(f"transport error: {exc!r}")
             self._results.put((item, outcome))

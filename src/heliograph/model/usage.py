@@ -24,7 +24,13 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["Usage", "usage_from_anthropic", "usage_from_openai", "usage_from_responses"]
+__all__ = [
+    "Usage",
+    "usage_from_anthropic",
+    "usage_from_openai",
+    "usage_from_response",
+    "usage_from_responses",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,3 +143,13 @@ def usage_from_anthropic(usage: Any) -> Usage:
         cache_read_tokens=_count(usage.get("cache_read_input_tokens")) or 0,
         cache_write_tokens=_count(usage.get("cache_creation_input_tokens")) or 0,
     )
+
+
+def usage_from_response(provider: str, response: Mapping[str, Any]) -> Usage | None:
+    """Usage of a non-streamed response body, read the way its provider reports it."""
+    usage = response.get("usage")
+    if not isinstance(usage, Mapping):
+        return None
+    if provider == "ANTHROPIC" or response.get("type") == "message":
+        return usage_from_anthropic(usage)
+    return usage_from_openai(usage)

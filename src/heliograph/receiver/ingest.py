@@ -7,7 +7,8 @@ replaced by a random one, properties are keyed by the lower-cased name after
 ``Helicone-Property-`` plus the exact session keys, and an absent ``timeToFirstToken``
 stays null while an explicit null becomes 0 (JavaScript's ``Number(null)``).
 Token counts are read from the response's ``usage`` (OpenAI and Anthropic names, Google's
-``usageMetadata``), also from the chunks of a streamed ``textBody``.
+``usageMetadata``), also from the chunks of a streamed ``textBody``; the body stored and
+the cost come from ``body.py`` (streams consolidated as Jawn does).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import orjson
 
 from heliograph.model.ids import is_helicone_request_id
+from heliograph.receiver.body import process_body
 from heliograph.receiver.schema import StoredRequest
 from heliograph.receiver.validate import AsyncLog, epoch_ms
 
@@ -96,9 +98,10 @@ def _first(usage: Mapping[str, Any], *keys: str) -> int | None:
 
 def _usage_of(obj: Mapping[str, Any]) -> Usage | None:
     usage = obj.get("usage")
-    if not isinstance(usage, dict):
-        message = obj.get("message")  # Anthropic's stream puts it in message_start.message
-        usage = message.get("usage") if isinstance(message, dict) else None
+    for key in ("message", "response"):  # Anthropic's message_start, Responses' completed
+        inner = obj.get(key)
+        if not isinstance(usage, dict) and isinstance(inner, dict):
+            usage = inner.get("usage")
     if isinstance(usage, dict):
         return (
             _first(usage, "prompt_tokens", "input_tokens", "inputTokens"),
@@ -216,16 +219,20 @@ def to_stored_request(
     headers = resolve_headers(provider_request["meta"], http_headers)
     start = epoch_ms(timing["startTime"])
     end = epoch_ms(timing["endTime"])
-    text_body = provider_response.get("textBody")
-    response_json = provider_response["json"]
-    prompt, completion, total = token_usage(response_json, text_body)
+    request_json, response_json = provider_request["json"], provider_response["json"]
+    model = _model(request_json, response_json, headers)
+    processed = process_body(provider, request_json, provider_response, model)
+    prompt, completion, total = token_usage(response_json, processed.text)
+    usage = (
+        processed.usage if processed.usage and processed.usage.input_tokens is not None else None
+    )
     ttft: float | None = None
     if "timeToFirstToken" in timing:
         ttft = timing["timeToFirstToken"] or 0
     return StoredRequest(
         request_id=request_id(headers),
         provider=provider,
-        model=_model(provider_request["json"], response_json, headers),
+        model=model,
         status=provider_response["status"],
         target_url=provider_request["url"],
         user_id=headers.get("helicone-user-id") or None,
@@ -233,8 +240,8 @@ def to_stored_request(
         session_name=headers.get("helicone-session-name") or None,
         session_path=headers.get("helicone-session-path") or None,
         properties=_properties(headers),
-        request_body=orjson.dumps(provider_request["json"]).decode(),
-        response_body=text_body or orjson.dumps(response_json).decode(),
+        request_body=orjson.dumps(request_json).decode(),
+        response_body=processed.body,
         request_created_at=round(start),
         response_created_at=round(end),
         delay_ms=round(end - start),
@@ -242,7 +249,10 @@ def to_stored_request(
         prompt_tokens=prompt,
         completion_tokens=completion,
         total_tokens=total,
-        cost=provider_response.get("cost"),
+        cost=processed.cost,
+        response_raw=processed.raw,
+        prompt_cache_read_tokens=usage.cache_read_tokens if usage else None,
+        prompt_cache_write_tokens=usage.cache_write_tokens if usage else None,
         received_at=received_at_ms,
         auth_fingerprint=auth_fingerprint(auth_key),
     )

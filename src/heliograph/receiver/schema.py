@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "ADDED_COLUMNS",
     "COLUMNS",
     "FILTER_COLUMNS",
     "INSERT",
@@ -48,13 +49,23 @@ CREATE TABLE IF NOT EXISTS requests (
     total_tokens        INTEGER,
     cost                REAL,
     received_at         INTEGER NOT NULL,   -- epoch ms
-    auth_fingerprint    TEXT NOT NULL       -- sha256 prefix of the bearer key, never the key
+    auth_fingerprint    TEXT NOT NULL,      -- sha256 prefix of the bearer key, never the key
+    response_raw        TEXT,               -- the body as received, when response_body differs
+    prompt_cache_read_tokens  INTEGER,
+    prompt_cache_write_tokens INTEGER
 );
 CREATE INDEX IF NOT EXISTS requests_by_session ON requests (session_id, request_created_at);
 CREATE INDEX IF NOT EXISTS requests_by_time ON requests (request_created_at);
 CREATE INDEX IF NOT EXISTS requests_by_user ON requests (user_id, request_created_at);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+
+# Columns added after the first release, with their types: old databases get them on open.
+ADDED_COLUMNS = {
+    "response_raw": "TEXT",
+    "prompt_cache_read_tokens": "INTEGER",
+    "prompt_cache_write_tokens": "INTEGER",
+}
 
 # Filters the read API accepts, each an exact match on one column.
 FILTER_COLUMNS = {
@@ -109,6 +120,9 @@ class StoredRequest:
     cost: float | None
     received_at: int
     auth_fingerprint: str
+    response_raw: str | None = None
+    prompt_cache_read_tokens: int | None = None
+    prompt_cache_write_tokens: int | None = None
 
 
 COLUMNS = [f.name for f in dataclasses.fields(StoredRequest)]
@@ -146,6 +160,7 @@ def request_item(row: sqlite3.Row) -> dict[str, Any]:
         "response_created_at": iso_ms(row["response_created_at"]),
         "request_body": orjson.loads(row["request_body"]),
         "response_body": row["response_body"],
+        "response_raw": row["response_raw"],
         "response_status": row["status"],
         "model": row["model"],
         "provider": row["provider"],
@@ -157,6 +172,8 @@ def request_item(row: sqlite3.Row) -> dict[str, Any]:
         "prompt_tokens": row["prompt_tokens"],
         "completion_tokens": row["completion_tokens"],
         "total_tokens": row["total_tokens"],
+        "prompt_cache_read_tokens": row["prompt_cache_read_tokens"],
+        "prompt_cache_write_tokens": row["prompt_cache_write_tokens"],
         "cost": row["cost"],
         "session_id": row["session_id"],
         "session_name": row["session_name"],

@@ -21,6 +21,7 @@ import orjson
 
 from heliograph.errors import UsageError
 from heliograph.receiver.schema import (
+    ADDED_COLUMNS,
     COLUMNS,
     FILTER_COLUMNS,
     INSERT,
@@ -56,6 +57,7 @@ class Store:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=5000")
             conn.executescript(SCHEMA)
+            _add_missing_columns(conn)
         except BaseException:
             conn.close()
             raise
@@ -197,3 +199,11 @@ class Store:
         if summary is None:
             return None
         return {**session_item(summary), "requests": [request_item(row) for row in rows]}
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a database made by an older receiver up to the current columns."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
+    for name, kind in ADDED_COLUMNS.items():
+        if name not in present:
+            conn.execute(f"ALTER TABLE requests ADD COLUMN {name} {kind}")
