@@ -64,7 +64,36 @@ def child() -> None:
             wrapped = _time(make, lambda it: logger.log_builder({"model": "m"}).to_stream(it))
             result[name] = {"bare_ns": bare, "wrapped_ns": wrapped}
         logger.close(timeout=0)
+    result["enrich"] = _enrich_costs()
     print(json.dumps(result))
+
+
+ENRICH_CHUNKS = 200
+
+
+def _enrich_costs() -> dict[str, float]:
+    """Sender-thread µs to price one 200-chunk stream log, with and without provider usage."""
+    from heliograph.delivery.enrich import enrich
+    from heliograph.model.record import Record
+
+    lines = [json.dumps(_objects(ENRICH_CHUNKS).__next__().data)] * ENRICH_CHUNKS
+    usage = {"choices": [], "usage": {"prompt_tokens": 900, "completion_tokens": 200}}
+    request = {"model": "gpt-4o-mini", "stream": True,
+               "messages": [{"role": "user", "content": "word " * 500}]}  # fmt: skip
+    out = {}
+    for name, transcript in (
+        ("reported_us", "\n".join([*lines, json.dumps(usage)]) + "\n"),
+        ("estimated_us", "\n".join(lines) + "\n"),
+    ):
+        record = Record("bench", request, 0.0, 1.0, provider="OPENAI", response_text=transcript)
+        enrich(record)  # warm: tiktoken loads its encoding once per process
+        times = []
+        for _ in range(50):
+            start = time.perf_counter_ns()
+            enrich(record)
+            times.append(time.perf_counter_ns() - start)
+        out[name] = statistics.median(times) / 1000
+    return out
 
 
 def run_streams(repeats: int) -> dict[str, Any]:
@@ -78,7 +107,9 @@ def run_streams(repeats: int) -> dict[str, Any]:
         bare = statistics.median(r[name]["bare_ns"] for r in runs)
         wrapped = statistics.median(r[name]["wrapped_ns"] for r in runs)
         summary[name] = {"bare_ns": bare, "wrapped_ns": wrapped, "overhead_ns": wrapped - bare}
-    return {"chunks": CHUNKS, "repeats": repeats, "summary": summary, "runs": runs}
+    enrich = {k: statistics.median(r["enrich"][k] for r in runs) for k in runs[0]["enrich"]}
+    return {"chunks": CHUNKS, "repeats": repeats, "summary": summary, "enrich": enrich,
+            "runs": runs}  # fmt: skip
 
 
 def render_streams(data: dict[str, Any], table: Callable[[list[str], list[list[str]]], str]) -> str:
@@ -94,6 +125,9 @@ def render_streams(data: dict[str, Any], table: Callable[[list[str], list[list[s
         + "\n   to_stream(): heliograph's wrapper with deliver=False; the log is spooled once "
         "at the end (included). objects: SDK-like chunks serialised to the transcript; "
         "sse_bytes: raw SSE lines kept verbatim.\n"
+        f"   Delivery-side pricing of one {ENRICH_CHUNKS}-chunk stream log (sender thread, "
+        f"not the caller's): {data['enrich']['reported_us']:.0f} µs with provider usage, "
+        f"{data['enrich']['estimated_us']:.0f} µs when tokens are estimated with tiktoken.\n"
     )
 
 
