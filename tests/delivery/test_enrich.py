@@ -12,10 +12,10 @@ import orjson
 import pytest
 
 from heliograph import ManualLogger
-from heliograph.capture.parsing.consolidate import consolidate_stream
 from heliograph.capture.tokens import estimate_usage
 from heliograph.delivery.enrich import ESTIMATED_PROPERTY, enrich
 from heliograph.model.ids import new_request_id
+from heliograph.model.parsing.consolidate import consolidate_stream
 from heliograph.model.pricing import cost_usd
 from heliograph.model.record import Provider, Record
 from heliograph.model.usage import Usage, usage_from_anthropic, usage_from_openai

@@ -5,7 +5,7 @@ sender threads do the work here, once per send attempt, on a copy, so the spoole
 is never changed and a retry computes the same result.
 
 For a streamed call (``request.stream`` true and a text body) the transcript is parsed
-with the provider's stream parser (``capture/parsing``); for a plain call the response
+with the provider's stream parser (``model/parsing``); for a plain call the response
 JSON's ``usage`` is read. Then:
 
 - **Cost** is priced from the usage with the bundled price table (``model/pricing.py``)
@@ -33,10 +33,10 @@ from typing import Any
 
 import orjson
 
-from heliograph.capture.parsing import AnthropicParser
-from heliograph.capture.parsing.consolidate import Consolidated, consolidate_stream
-from heliograph.capture.parsing.openai_responses import OpenAIResponsesParser
 from heliograph.capture.tokens import estimate_usage
+from heliograph.model.parsing import AnthropicParser
+from heliograph.model.parsing.consolidate import Consolidated, consolidate_stream
+from heliograph.model.parsing.openai_responses import OpenAIResponsesParser
 from heliograph.model.pricing import cost_usd
 from heliograph.model.record import Record
 from heliograph.model.usage import Usage, usage_from_response

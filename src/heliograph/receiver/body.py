@@ -6,7 +6,7 @@ Jawn's ``ResponseBodyHandler`` (helicone.md §4.5), reproduced for the local rec
   (``data: {…}`` lines), else the JSON itself;
 - a stream (``providerRequest.json.stream`` true) is consolidated into the response it
   stands for, plus ``streamed_data`` (the chunks), with the same parsers Heliograph's
-  delivery uses (``capture/parsing``); a cancelled stream (status -3) first loses the
+  delivery uses (``model/parsing``); a cancelled stream (status -3) first loses the
   text after its last newline, as in Jawn;
 - cost: the ``providerResponse.cost`` the client sent, else priced from the usage with
   the bundled price table for the route's provider. ``CUSTOM`` gets no computed cost
@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from heliograph.capture.parsing.consolidate import consolidate_stream
+from heliograph.model.parsing.consolidate import consolidate_stream
 from heliograph.model.pricing import cost_usd
 from heliograph.model.record import Provider
 from heliograph.model.usage import Usage, usage_from_response

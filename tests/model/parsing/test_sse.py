@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from heliograph.capture.parsing import SSEDecoder, StreamEvent
-from tests.capture.parsing.streams import ALL_STREAMS, OPENAI_CHAT_TEXT, decode
+from heliograph.model.parsing import SSEDecoder, StreamEvent
+from tests.model.parsing.streams import ALL_STREAMS, OPENAI_CHAT_TEXT, decode
 
 
 def split_decode(data: bytes, *cuts: int) -> list[StreamEvent]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from heliograph.capture.parsing._base import BaseParser, as_int, as_map, as_str
+from heliograph.model.parsing._base import BaseParser, as_int, as_map, as_str
 from heliograph.model.usage import Usage, usage_from_anthropic
 
 __all__ = ["AnthropicParser"]

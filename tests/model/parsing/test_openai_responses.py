@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 
-from heliograph.capture.parsing import OpenAIResponsesParser
+from heliograph.model.parsing import OpenAIResponsesParser
 from heliograph.model.usage import Usage
-from tests.capture.parsing.streams import (
+from tests.model.parsing.streams import (
     RESPONSES_FAILED,
     RESPONSES_TEXT,
     RESPONSES_TEXT_EVENTS,

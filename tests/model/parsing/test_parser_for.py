@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from heliograph.capture.parsing import (
+from heliograph.model.parsing import (
     AnthropicParser,
     OpenAIChatParser,
     OpenAIResponsesParser,

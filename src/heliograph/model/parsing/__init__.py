@@ -26,10 +26,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from heliograph.capture.parsing.anthropic import AnthropicParser
-from heliograph.capture.parsing.openai_chat import OpenAIChatParser
-from heliograph.capture.parsing.openai_responses import OpenAIResponsesParser
-from heliograph.capture.parsing.sse import SSEDecoder, StreamEvent
+from heliograph.model.parsing.anthropic import AnthropicParser
+from heliograph.model.parsing.openai_chat import OpenAIChatParser
+from heliograph.model.parsing.openai_responses import OpenAIResponsesParser
+from heliograph.model.parsing.sse import SSEDecoder, StreamEvent
 from heliograph.model.record import Provider, normalise_provider
 from heliograph.model.usage import Usage
 

@@ -10,8 +10,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from heliograph.capture.parsing import StreamParser, parser_for
-from heliograph.capture.parsing.sse import SSEDecoder
+from heliograph.model.parsing import StreamParser, parser_for
+from heliograph.model.parsing.sse import SSEDecoder
 from heliograph.model.usage import Usage
 
 __all__ = ["Consolidated", "consolidate_stream"]

@@ -7,14 +7,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from heliograph.capture.parsing import (
+from heliograph.model.parsing import (
     AnthropicParser,
     OpenAIChatParser,
     OpenAIResponsesParser,
 )
-from heliograph.capture.parsing._base import BaseParser
+from heliograph.model.parsing._base import BaseParser
 from heliograph.model.usage import Usage
-from tests.capture.parsing.streams import (
+from tests.model.parsing.streams import (
     ALL_STREAMS,
     decode,
 )

@@ -24,7 +24,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from heliograph.capture.parsing._base import BaseParser, as_int, as_list, as_map, as_str
+from heliograph.model.parsing._base import BaseParser, as_int, as_list, as_map, as_str
 from heliograph.model.usage import Usage, usage_from_openai
 
 __all__ = ["OpenAIChatParser"]

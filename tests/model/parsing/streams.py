@@ -434,7 +434,7 @@ ALL_STREAMS = {
 
 def decode(body: str | bytes, chunk_size: int | None = None) -> list[Any]:
     """Run ``body`` through an SSEDecoder, in chunks of ``chunk_size`` bytes if given."""
-    from heliograph.capture.parsing import SSEDecoder
+    from heliograph.model.parsing import SSEDecoder
 
     data = body.encode() if isinstance(body, str) else body
     size = chunk_size or len(data) or 1
@@ -448,7 +448,7 @@ def decode(body: str | bytes, chunk_size: int | None = None) -> list[Any]:
 
 def consolidate(provider: str, request: dict[str, Any], body: str) -> tuple[Any, list[bool]]:
     """Decode and parse a whole stream; the parser and what ``feed`` said for each event."""
-    from heliograph.capture.parsing import parser_for
+    from heliograph.model.parsing import parser_for
 
     events = [e for e in decode(body) if e.data is not None]
     parser = parser_for(provider, request, events[0].data if events else None)

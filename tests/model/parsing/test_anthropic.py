@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from heliograph.capture.parsing import AnthropicParser
+from heliograph.model.parsing import AnthropicParser
 from heliograph.model.usage import Usage
-from tests.capture.parsing.streams import (
+from tests.model.parsing.streams import (
     ANTHROPIC_OVERLOADED,
     ANTHROPIC_TOOL,
     ANTHROPIC_TOOL_EVENTS,

@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from heliograph.capture.parsing._base import BaseParser, as_int, as_list, as_map, as_str
+from heliograph.model.parsing._base import BaseParser, as_int, as_list, as_map, as_str
 from heliograph.model.usage import Usage, usage_from_responses
 
 __all__ = ["OpenAIResponsesParser"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from heliograph.capture.parsing import OpenAIChatParser
+from heliograph.model.parsing import OpenAIChatParser
 from heliograph.model.usage import Usage
-from tests.capture.parsing.streams import (
+from tests.model.parsing.streams import (
     OPENAI_CHAT_TEXT,
     OPENAI_CHAT_TOOLS,
     OPENAI_CHAT_USAGE,
