@@ -30,3 +30,10 @@ def test_import_starts_no_thread_and_does_not_import_the_http_client() -> None:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert out.stdout.split() == ["1", "False", "False"]
+
+
+def test_instrument_is_public_and_importing_heliograph_loads_no_llm_sdk() -> None:
+    assert callable(heliograph.instrument) and callable(heliograph.uninstrument)
+    code = "import sys, heliograph\nprint('openai' in sys.modules, 'anthropic' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]  # they are the caller's, not ours

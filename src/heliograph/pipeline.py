@@ -22,6 +22,7 @@ from heliograph.config import Config
 from heliograph.delivery.outcome import Transport
 from heliograph.delivery.report import DeliveryReport, DeliveryStats
 from heliograph.delivery.worker import DeliveryWorker
+from heliograph.errors import SpoolError
 from heliograph.model.codec import OversizeRecordError, encode_record
 from heliograph.model.record import Record
 from heliograph.spool.fallback import FallbackWriter
@@ -87,7 +88,9 @@ class Pipeline:
             return False  # the memory buffer is full too: counted and logged there
         self.stats.count("accepted")
         if self.config.deliver:
-            self._ensure_worker().wake()
+            worker = self._started_worker()
+            if worker is not None:
+                worker.wake()
         return True
 
     def start(self) -> None:
@@ -98,7 +101,10 @@ class Pipeline:
         """Deliver what this process holds and any orphaned segments, for up to ``timeout`` s."""
         if self._closed:
             return self.stats.report(pending=spool_status(self.config.spool_dir).pending)
-        return self._ensure_worker().flush(timeout)
+        worker = self._started_worker()
+        if worker is None:
+            return self.stats.report(pending=self.spool.buffered)
+        return worker.flush(timeout)
 
     def close(self, timeout: float, stop_on_failure: bool = False) -> DeliveryReport:
         """Seal the spool, flush for up to ``timeout`` s, stop. Later calls are no-ops.
@@ -124,6 +130,18 @@ class Pipeline:
             log.warning("cannot update the spool ledger at close: %s", exc)
         _LIVE.discard(self)
         return report
+
+    def _started_worker(self) -> DeliveryWorker | None:
+        """The worker, or None (logged) while the spool folder cannot be created.
+
+        Records then wait in the bounded memory buffer and reach the disk, and delivery
+        starts, once the folder can be made; the caller never sees the error.
+        """
+        try:
+            return self._ensure_worker()
+        except (SpoolError, OSError) as exc:
+            self._warn.log(logging.ERROR, "no-spool", "cannot start delivery: %s", exc)
+            return None
 
     def _ensure_worker(self) -> DeliveryWorker:
         worker = self._worker

@@ -81,3 +81,19 @@ def test_unusable_spool_folder_never_raises_into_the_caller(tmp_path: Path) -> N
     report = logger.close(timeout=0)
     assert sum(report.dropped.values()) == 20
     assert set(report.dropped) == {"spool_unwritable"}
+
+
+def test_delivery_waits_for_an_uncreatable_spool_folder_without_raising(
+    tmp_path: Path, sink: ReceiverThread
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the spool folder should be")
+    logger = ManualLogger(logging_endpoint=sink.url, spool_dir=blocker / "spool")
+    for i in range(3):
+        logger.log_single_request(REQUEST, "x", idempotency_key=f"wait-{i}")
+    assert logger.flush(timeout=1).pending == 3  # held in memory, not raised
+    blocker.unlink()  # the folder can be made now
+    logger.log_single_request(REQUEST, "x", idempotency_key="wait-3")
+    report = logger.close(timeout=20)
+    assert report.pending == 0 and not report.dropped
+    assert sink.store.count() == 4
