@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import orjson
 import pytest
@@ -85,3 +86,53 @@ def test_anthropic_async_stream_error_mid_stream_is_logged_as_500(
     assert row["provider"] == "ANTHROPIC"
     assert row["response_status"] == 500
     assert row["request_properties"]["stream-end"] == "error"
+
+
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
+        "stream": True, "stream_options": {"include_usage": True}}  # fmt: skip
+
+
+def test_httpx_streaming_response_is_read_as_raw_bytes_and_logged(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+    request_id = str(uuid.uuid4())
+    with FakeProvider(Script(text="Raw bytes here", first_chunk_delay_s=DELAY_S)) as fake:
+        builder = logger.log_builder(CHAT, {"Helicone-Request-Id": request_id}, provider="openai")
+        with httpx.Client() as http, http.stream("POST", fake.url + "/v1/chat/completions",
+                                                 json=CHAT) as response:  # fmt: skip
+            received = b"".join(builder.to_stream(response))
+        sent = fake.sent[0]
+    assert received == sent  # every byte the provider sent, unchanged
+    row = logged(logger, sink, request_id)
+    assert row["response_raw"] == sent.decode()
+    assert (
+        orjson.loads(row["response_body"])["choices"][0]["message"]["content"] == "Raw bytes here"
+    )
+    assert row["prompt_tokens"] == 12
+    assert DELAY_S * 1000 - 5 <= row["time_to_first_token"] <= DELAY_S * 1000 + 250
+
+
+def test_async_httpx_streaming_response_is_closed_when_the_consumer_stops_early(
+    make_logger: Logger, sink: ReceiverThread
+) -> None:
+    logger = make_logger(sink.url)
+    request_id = str(uuid.uuid4())
+
+    async def main(url: str) -> httpx.Response:
+        builder = logger.log_builder(CHAT, {"Helicone-Request-Id": request_id}, provider="openai")
+        async with httpx.AsyncClient() as http:
+            request = http.build_request("POST", url + "/v1/chat/completions", json=CHAT)
+            response = await http.send(request, stream=True)
+            chunks = builder.to_stream(response)
+            async for _chunk in chunks:
+                break
+            await chunks.aclose()
+            return response
+
+    with FakeProvider(Script(text="one two three four", chunk_delay_s=0.01)) as fake:
+        response = asyncio.run(main(fake.url))
+    assert response.is_closed
+    row = logged(logger, sink, request_id)
+    assert row["response_status"] == -3
+    assert row["request_properties"]["stream-end"] == "closed"

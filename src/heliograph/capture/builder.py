@@ -33,6 +33,7 @@ from heliograph.capture.stream import (
     StreamEnd,
     StreamRecorder,
     end_for,
+    response_chunks,
 )
 from heliograph.errors import UsageError
 from heliograph.model.headers import merge_headers
@@ -111,9 +112,14 @@ class LogBuilder:
 
     def to_stream(self, stream: Any) -> Any:
         """Wrap a sync or async stream: chunks pass through unchanged, and the log is sent
-        when it ends (completed, error, cancelled, closed or dropped part-way)."""
+        when it ends (completed, error, cancelled, closed or dropped part-way).
+
+        An httpx streaming response is read as its raw body chunks (``iter_bytes`` or
+        ``aiter_bytes``): iterate what this returns instead of the response.
+        """
         if self._stream is not None:
             raise UsageError("a stream is already attached to this log builder")
+        stream = response_chunks(stream) or stream
         recorder = StreamRecorder(self._stream_ended, started=self._start_monotonic)
         self._stream = recorder
         self._request["stream"] = True  # on the logged copy: Helicone parses it as a stream

@@ -30,7 +30,14 @@ import orjson
 
 log = logging.getLogger("heliograph")
 
-__all__ = ["AsyncRecordedStream", "RecordedStream", "StreamEnd", "StreamRecorder", "end_for"]
+__all__ = [
+    "AsyncRecordedStream",
+    "RecordedStream",
+    "StreamEnd",
+    "StreamRecorder",
+    "end_for",
+    "response_chunks",
+]
 
 T = TypeVar("T")
 
@@ -160,6 +167,37 @@ def _to_text_and_event(chunk: Any) -> tuple[str, Any]:
         dump = getattr(chunk, "model_dump", None)
         event = dump(mode="json", exclude_unset=True) if callable(dump) else str(chunk)
     return orjson.dumps(event, default=str).decode() + "\n", event
+
+
+def response_chunks(response: Any) -> Iterator[bytes] | AsyncIterator[bytes] | None:
+    """The raw body chunks of an httpx-style streaming response, or None if it is not one.
+
+    A response object is not itself iterable; its bytes are (``iter_bytes`` or, for an
+    async client's response, ``aiter_bytes``). The response is closed when they end.
+    """
+    if hasattr(response, "__iter__") or hasattr(response, "__aiter__"):
+        return None
+    body = getattr(response, "stream", None)
+    if callable(getattr(response, "aiter_bytes", None)) and hasattr(body, "__aiter__"):
+        return _abytes(response)
+    if callable(getattr(response, "iter_bytes", None)):
+        return _bytes(response)
+    return None
+
+
+def _bytes(response: Any) -> Iterator[bytes]:
+    try:
+        yield from response.iter_bytes()
+    finally:
+        response.close()
+
+
+async def _abytes(response: Any) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in response.aiter_bytes():
+            yield chunk
+    finally:
+        await response.aclose()
 
 
 def end_for(error: BaseException) -> StreamEnd:
