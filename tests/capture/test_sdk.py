@@ -88,9 +88,11 @@ class Fake:
         return self._server.sent[self._first :]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fake_server() -> Iterator[FakeProvider]:
-    with FakeProvider() as server:  # one per module: stopping one takes 0.2 s
+    # One per test: stopping it closes every connection it accepted, so a connection a
+    # client abandoned (a stream dropped part-way) cannot outlive its test.
+    with FakeProvider() as server:
         yield server
 
 
