@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from downtime import render_downtime, run_downtime
+from kafka import render_kafka, run_kafka
 from streams import render_streams, run_streams
 from workload import sizes
 
@@ -68,6 +69,7 @@ class Profile:
     import_runs: int
     exit_calls: int = 1_000  # logged before returning from main, receiver down or hanging
     rss_calls: int = 1_000_000  # logged with the receiver down while VmRSS is sampled
+    kafka_records: int = 5_000  # section 7, per path and process
 
     def calls(self, mode: str, adapter: str) -> tuple[int, int, float]:
         """(calls, warm-up calls, flush timeout) for one child."""
@@ -82,7 +84,7 @@ class Profile:
 
 
 FULL = Profile("full", 3, 20_000, 1_000, 2_000, 100, 60.0, 5_000, 200, 2_000, 50, 120.0, 5)
-QUICK = Profile("quick", 1, 1_000, 100, 100, 10, 10.0, 300, 30, 100, 10, 30.0, 2, 200, 20_000)
+QUICK = Profile("quick", 1, 1_000, 100, 100, 10, 10.0, 300, 30, 100, 10, 30.0, 2, 200, 20_000, 500)
 
 
 # -- environment -------------------------------------------------------------------------
@@ -554,6 +556,8 @@ def render(data: dict[str, Any]) -> str:
         out += render_downtime(data["downtime"], p["repeats"], table)
     if "streams" in data:
         out += render_streams(data["streams"], table)
+    if "kafka" in data:
+        out += render_kafka(data["kafka"], table)
 
     out += ["", "heliograph vs helicone-helpers"]
     rows = []
@@ -659,6 +663,8 @@ def main() -> None:
         data["import"] = measure_imports(profile.import_runs)
         print("[streams] stream pass-through overhead", file=sys.stderr)
         data["streams"] = run_streams(profile.repeats)
+        print("[kafka] produce throughput", file=sys.stderr)
+        data["kafka"] = run_kafka(profile.repeats, profile.kafka_records)
         data["downtime"] = run_downtime(
             profile.repeats, profile.exit_calls, profile.rss_calls, tmp, len(runs), child_env()
         )

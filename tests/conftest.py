@@ -63,3 +63,26 @@ def scale(request: pytest.FixtureRequest) -> Callable[[int, int], int]:
     """``scale(ci, full)``: the CI-sized count, or the full one with --full-scale."""
     full = bool(request.config.getoption("--full-scale"))
     return lambda ci, full_size: full_size if full else ci
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[Any]:
+    """A real Kafka-protocol broker (tansu) on a free loopback port, for the session."""
+    pytest.importorskip("confluent_kafka", reason="confluent-kafka not installed")
+    from tests.queues import running_broker
+
+    with running_broker() as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session")
+def sqs_server() -> Iterator[Any]:
+    """moto's SQS server on a free loopback port, for the session."""
+    pytest.importorskip("boto3", reason="boto3 not installed")
+    from tests.queues import SqsServer
+
+    server = SqsServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

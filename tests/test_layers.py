@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "heliograph"
 RANKS = {
     "_version": 0, "errors": 0, "config": 0, "_ratelimit": 0,
     "model": 1, "capture": 2, "spool": 3, "delivery": 4, "transports": 5, "receiver": 6,
-    "pipeline": 7, "logger": 8, "__init__": 9, "cli": 10, "__main__": 10,
+    "pipeline": 7, "relay": 7, "logger": 8, "__init__": 9, "cli": 10, "__main__": 10,
 }  # fmt: skip
 RECEIVER_MAY_IMPORT = {"_version", "errors", "config", "model", "receiver"}
 

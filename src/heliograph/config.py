@@ -24,6 +24,8 @@ LOCAL_API_KEY = "heliograph-local"
 
 FsyncPolicy = Literal["never", "interval", "always"]
 _FSYNC_POLICIES = ("never", "interval", "always")
+TransportName = Literal["helicone", "queue"]
+_TRANSPORTS = ("helicone", "queue")
 
 
 def default_spool_dir() -> Path:
@@ -68,8 +70,21 @@ class Config:
     memory_buffer_bytes: int = 16 * 1024 * 1024
     # Flush once on SIGTERM (if the program has no SIGTERM handler of its own).
     handle_sigterm: bool = True
+    # "helicone" posts to Helicone's async-log API at ``endpoint``; "queue" publishes
+    # through Helicone's producer layer, chosen from QUEUE_PROVIDER and the queue's
+    # variables (transports/producer.py), with ``endpoint`` as the default VALHALLA_URL.
+    transport: TransportName = "helicone"
+    # Queue transport: bodies larger than this (UTF-8 bytes) go to the blob folder and
+    # the message carries a reference (default folder: "blobs" beside the spool folder).
+    inline_body_max_bytes: int = 64 * 1024
+    blob_dir: Path | None = None
     # Count tokens with tiktoken when a stream carries no usage (marked as estimated).
     estimate_tokens: bool = True
+
+    @property
+    def blob_path(self) -> Path:
+        """Where the queue transport writes large bodies."""
+        return self.blob_dir if self.blob_dir is not None else self.spool_dir.parent / "blobs"
 
     @property
     def authorization(self) -> str:
@@ -93,6 +108,8 @@ class Config:
         )
         if env.get("HELIOGRAPH_SPOOL_DIR"):
             values["spool_dir"] = Path(env["HELIOGRAPH_SPOOL_DIR"])
+        if env.get("HELIOGRAPH_BLOB_DIR"):
+            values["blob_dir"] = Path(env["HELIOGRAPH_BLOB_DIR"]).expanduser()
         for name, field in _ENV_FIELDS.items():
             if env.get(name):
                 values[field] = _parse(name, env[name], _FIELD_TYPES[field])
@@ -114,6 +131,10 @@ class Config:
                 f"endpoint {self.endpoint!r} must be an http:// or https:// URL, "
                 f"e.g. {LOCAL_ENDPOINT} or {CLOUD_ENDPOINT}"
             )
+        if self.transport not in _TRANSPORTS:
+            raise ConfigError(
+                f"transport must be one of {', '.join(_TRANSPORTS)}, not {self.transport!r}"
+            )
         if self.fsync not in _FSYNC_POLICIES:
             raise ConfigError(
                 f"fsync must be one of {', '.join(_FSYNC_POLICIES)}, not {self.fsync!r}"
@@ -130,6 +151,7 @@ class Config:
             "max_retry_elapsed_s": self.max_retry_elapsed_s,
             "max_spool_bytes": self.max_spool_bytes,
             "max_age_s": self.max_age_s,
+            "inline_body_max_bytes": self.inline_body_max_bytes,
         }
         for name, value in positive.items():
             if value <= 0:
@@ -161,6 +183,8 @@ _ENV_FIELDS = {
     "HELIOGRAPH_MAX_AGE_S": "max_age_s",
     "HELIOGRAPH_MEMORY_BUFFER_BYTES": "memory_buffer_bytes",
     "HELIOGRAPH_HANDLE_SIGTERM": "handle_sigterm",
+    "HELIOGRAPH_TRANSPORT": "transport",
+    "HELIOGRAPH_INLINE_BODY_MAX_BYTES": "inline_body_max_bytes",
     "HELIOGRAPH_ESTIMATE_TOKENS": "estimate_tokens",
 }
 _FIELD_TYPES: dict[str, type] = {f.name: f.type for f in dataclasses.fields(Config)}  # type: ignore[misc]

@@ -39,9 +39,13 @@ log = logging.getLogger("heliograph")
 _LIVE: weakref.WeakSet[Pipeline] = weakref.WeakSet()
 
 
-def _http_transport(config: Config) -> Transport:
+def _transport(config: Config) -> Transport:
     # Imported here, on the delivery thread, so that a logger that never delivers
-    # never loads the HTTP and TLS modules.
+    # never loads the HTTP and TLS modules (nor a Kafka or SQS client).
+    if config.transport == "queue":
+        from heliograph.transports.producer import producer_transport
+
+        return producer_transport(config, os.environ)
     from heliograph.transports.helicone_http import HeliconeHttpTransport
 
     return HeliconeHttpTransport(config)
@@ -158,7 +162,7 @@ class Pipeline:
                 config = self.config
                 self._worker = DeliveryWorker(
                     reader,
-                    lambda: _http_transport(config),
+                    lambda: _transport(config),
                     config,
                     self.stats,
                     self.ledger,

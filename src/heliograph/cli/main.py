@@ -139,6 +139,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8585, help="receiver port (default 8585)")
     demo.add_argument("--db", type=Path, help="SQLite file (default: a temporary folder)")
     demo.add_argument("--keep-serving", action="store_true", help="keep the receiver running")
+
+    from heliograph.cli.relay import add_relay_parser
+
+    add_relay_parser(sub)
     return parser
 
 
@@ -159,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from heliograph.cli.flush import run_flush
 
             return run_flush(args)
+        if args.command == "relay":
+            from heliograph.cli.relay import run_relay
+
+            return run_relay(args)
         if args.command in ("verify", "dead-letters", "replay", "purge"):
             from heliograph.cli import maintenance
 

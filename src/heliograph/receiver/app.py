@@ -30,6 +30,7 @@ from heliograph.receiver._http import (
 from heliograph.receiver.api import ReadApi, fail
 from heliograph.receiver.ingest import bearer_key, to_stored_request
 from heliograph.receiver.store import Store
+from heliograph.receiver.valhalla import LOG_REQUEST_PATH, LogRequestRoute
 from heliograph.receiver.validate import InvalidLogError, validate_async_log
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "INGEST_ROUTES", "ReceiverApp", "build_app"]
@@ -71,6 +72,9 @@ class ReceiverApp:
                 "/v1/receiver/stats": {"GET": self._guarded(api.stats)},
                 "/v1/request/query": {"POST": self._guarded(api.query_requests)},
                 "/v1/session/query": {"POST": self._guarded(api.query_sessions)},
+                LOG_REQUEST_PATH: {
+                    "POST": LogRequestRoute(store, require_keys, max_body_bytes),
+                },
             }
         )
         # Routes ending in one path segment, the id: /v1/request/{id}, /v1/session/{id}.
