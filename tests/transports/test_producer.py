@@ -3,6 +3,7 @@ the manual-access-key rule; HTTP fallback; dual write; send_message never raises
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from heliograph.transports.dual import DualWriteProducer
 from heliograph.transports.kafka import KafkaProducer, KafkaSettings, decode_value
 from heliograph.transports.producer import (
     HeliconeProducer,
+    ProducerTransport,
     create_helicone_producer,
     producer_transport,
 )
@@ -126,6 +128,22 @@ def test_http_fallback_delivers_to_the_receivers_log_request_route(
     report = logger.flush(timeout=10.0)
     assert (report.delivered, report.pending) == (5, 0)
     assert sink.store.count() == 5
+
+
+def test_a_queue_transport_gets_its_in_flight_senders_and_http_keeps_concurrency(
+    make_logger: Callable[..., ManualLogger], sink: ReceiverThread
+) -> None:
+    def senders_started_by(logger: ManualLogger) -> int:
+        before = set(threading.enumerate())
+        logger.log_single_request({"model": "m"}, "ok")
+        assert logger.flush(timeout=10.0).pending == 0
+        started = set(threading.enumerate()) - before
+        return sum(t.name.startswith("heliograph-send-") for t in started)
+
+    assert senders_started_by(make_logger(sink.url, transport="queue", concurrency=4)) == (
+        ProducerTransport.in_flight
+    )
+    assert senders_started_by(make_logger(sink.url, concurrency=4)) == 4
 
 
 def test_dual_write_lands_in_both_queues(

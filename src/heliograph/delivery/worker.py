@@ -8,11 +8,12 @@
     └──────────────────────────────────────┘
 
 Only the dispatcher touches the spool reader, so reading and acknowledging need no locks.
-At most ``concurrency`` records are in flight; the rest stay on disk, so memory is bounded
-whatever the backlog. After a retryable failure the whole pipeline waits (exponential
-backoff with jitter, or the server's ``Retry-After``): an endpoint that is down is down
-for every record. Threads are daemons, so they never keep the interpreter alive; ``close``
-and the exit hook bound how long anything waits.
+At most ``concurrency`` records (or a queue transport's ``in_flight``) are in flight; the
+rest stay on disk, so memory is bounded whatever the backlog. After a retryable failure
+the whole pipeline waits (exponential backoff with jitter, or the server's
+``Retry-After``): an endpoint that is down is down for every record. Threads are
+daemons, so they never keep the interpreter alive; ``close`` and the exit hook bound how
+long anything waits.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class DeliveryWorker:
         self._results: queue.SimpleQueue[tuple[_Item, Outcome]] = queue.SimpleQueue()
         self._retries: deque[_Item] = deque()
         self._in_flight = 0
+        self._senders = config.concurrency  # raised by a transport that asks for more
         self._gate_until = 0.0
         self._failures = 0
         self._stopping = False
@@ -145,7 +147,7 @@ class DeliveryWorker:
         self.flush(timeout, stop_on_failure)
         self._stopping = True
         self._wake.set()
-        for _ in range(self._config.concurrency):
+        for _ in range(self._senders):
             self._work.put(None)
         if self._threads:
             self._threads[0].join(max(0.05, deadline - time.monotonic()))
@@ -162,7 +164,10 @@ class DeliveryWorker:
     def _start_senders(self) -> Transport:
         transport = self._transport_factory()
         self._transport = transport
-        for n in range(self._config.concurrency):
+        # A queue transport waits for each broker acknowledgement while the broker batches
+        # concurrent sends, so it asks for more records in flight than HTTP needs.
+        self._senders = max(self._config.concurrency, getattr(transport, "in_flight", 1))
+        for n in range(self._senders):
             sender = threading.Thread(
                 target=self._send_loop, args=(transport,), name=f"heliograph-send-{n}", daemon=True
             )
@@ -222,7 +227,7 @@ class DeliveryWorker:
         """Hand records to the senders while there is room; return how many."""
         if now < self._gate_until:
             return 0
-        free = self._config.concurrency - self._in_flight
+        free = self._senders - self._in_flight
         submitted = 0
         while submitted < free and self._retries:
             self._submit(self._retries.popleft())
@@ -330,7 +335,7 @@ class DeliveryWorker:
         until = next_housekeeping
         if now < self._gate_until:
             until = min(until, self._gate_until)
-        elif submitted and self._in_flight < self._config.concurrency:
+        elif submitted and self._in_flight < self._senders:
             until = now  # the spool may hold more, and there is room to send it
         timeout = max(0.0, min(until - now, _MAX_WAIT_S))
         if timeout > 0:

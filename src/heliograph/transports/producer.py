@@ -181,6 +181,11 @@ class ProducerTransport:
     ``retry``, so the record stays in the spool until it can.
     """
 
+    in_flight = 32
+    """Records the delivery worker keeps in flight through a queue: each send waits for
+    its broker acknowledgement, and the broker batches concurrent sends, so throughput
+    grows with this (``bench/run.py`` section 7); ``concurrency`` may raise it further."""
+
     def __init__(
         self,
         producer: HeliconeProducer,
