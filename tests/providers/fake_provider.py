@@ -787,12 +787,15 @@ class FakeProvider:
     """The fake provider on ``127.0.0.1:<free port>``, in a background thread.
 
     ``script`` (a :class:`Script`) may be replaced at any time; each request uses the one in
-    place when it arrives. ``requests`` and ``sent`` are copies, in arrival order and index
-    for index: ``sent[i]`` is every body byte sent in answer to ``requests[i]`` so far.
+    place when it arrives, unless scripts were queued with ``enqueue`` (a tool call, then
+    the answer that follows it): those are used first, one per request. ``requests`` and
+    ``sent`` are copies, in arrival order and index for index: ``sent[i]`` is every body
+    byte sent in answer to ``requests[i]`` so far.
     """
 
     def __init__(self, script: Script | None = None, *, start_timeout_s: float = 10.0) -> None:
         self._script = script or Script()
+        self._queued: list[Script] = []
         self._start_timeout_s = start_timeout_s
         self._lock = threading.Lock()
         self._requests: list[ReceivedRequest] = []
@@ -825,6 +828,11 @@ class FakeProvider:
             raise TypeError(f"expected a Script, got {type(script).__name__}")
         with self._lock:
             self._script = script
+
+    def enqueue(self, *scripts: Script) -> None:
+        """Answer the next requests with these scripts, in order, then with ``script`` again."""
+        with self._lock:
+            self._queued.extend(scripts)
 
     @property
     def requests(self) -> list[ReceivedRequest]:
@@ -936,7 +944,9 @@ class FakeProvider:
             body = None
         sent = bytearray()
         with self._lock:
-            script = self._script
+            # Only a request a script answers takes a queued one (not a client's HEAD probe).
+            scripted = scope["method"] == "POST" and scope["path"] in _ROUTES
+            script = self._queued.pop(0) if self._queued and scripted else self._script
             self._requests.append(
                 ReceivedRequest(
                     method=scope["method"],
