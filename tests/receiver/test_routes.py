@@ -32,7 +32,9 @@ def test_healthz_is_ok(shared_client: httpx.Client) -> None:
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
-@pytest.mark.parametrize("path", ["/", "/v1/log", "/v1/request/", "/v1/request/a/b", "/oai/v1"])
+@pytest.mark.parametrize(
+    "path", ["/ui/", "/ui/nope.js", "/v1/log", "/v1/request/", "/v1/request/a/b", "/oai/v1"]
+)
 def test_unknown_path_is_404_json(shared_client: httpx.Client, path: str) -> None:
     response = shared_client.get(path)
     assert response.status_code == 404

@@ -20,8 +20,9 @@ Invariants:
 
 Modules, in the order a log flows through them: ``app`` (the ASGI app and its routes,
 on ``_http``), ``validate`` (the body checks), ``ingest`` (body + headers → row),
-``store`` and ``schema`` (SQLite), ``api`` (the read routes), ``server`` (run it, on
-``_uvicorn``).
+``store`` and ``schema`` (SQLite, with ``summary``: per-session totals and a property
+index kept by triggers), ``api`` (the read routes), ``views`` and ``dashboard`` (the
+dashboard at ``/``, its files in ``static/``), ``server`` (run it, on ``_uvicorn``).
 """
 
 from heliograph.receiver.app import build_app

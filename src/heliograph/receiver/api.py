@@ -35,7 +35,7 @@ def fail(status: int, message: str) -> Response:
     return json_response(status, {"data": None, "error": message})
 
 
-async def _query_body(request: Request) -> dict[str, Any]:
+async def query_body(request: Request) -> dict[str, Any]:
     raw = await request.body(MAX_QUERY_BODY_BYTES)
     if not raw.strip():
         return {}
@@ -48,7 +48,7 @@ async def _query_body(request: Request) -> dict[str, Any]:
     return payload
 
 
-def _int(payload: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+def int_field(payload: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
     value = payload.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise QueryError(f"{key} must be an integer from {low} to {high}, got {value!r}")
@@ -56,8 +56,8 @@ def _int(payload: dict[str, Any], key: str, default: int, low: int, high: int) -
 
 
 def _page(payload: dict[str, Any]) -> tuple[int, int]:
-    offset = _int(payload, "offset", 0, 0, 2**62)
-    return offset, _int(payload, "limit", 100, 1, MAX_QUERY_LIMIT)
+    offset = int_field(payload, "offset", 0, 0, 2**62)
+    return offset, int_field(payload, "limit", 100, 1, MAX_QUERY_LIMIT)
 
 
 def _filters(payload: dict[str, Any]) -> dict[str, object]:
@@ -98,7 +98,7 @@ class ReadApi:
 
     async def query_requests(self, request: Request) -> Response:
         try:
-            payload = await _query_body(request)
+            payload = await query_body(request)
             filters = _filters(payload)
             offset, limit = _page(payload)
             descending = _descending(payload)
@@ -121,7 +121,7 @@ class ReadApi:
 
     async def query_sessions(self, request: Request) -> Response:
         try:
-            payload = await _query_body(request)
+            payload = await query_body(request)
             search = payload.get("search")
             if search is not None and not isinstance(search, str):
                 raise QueryError(f"search must be a string, got {js_type(search)}")

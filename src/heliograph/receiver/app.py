@@ -1,4 +1,4 @@
-"""The receiver's ASGI app: Helicone's four log routes plus a small JSON read API.
+"""The receiver's ASGI app: Helicone's four log routes, a small JSON read API, a dashboard.
 
 Ingest checks run cheapest first, so a bad request costs little: the key (401), the
 size (400, decided from ``Content-Length`` before any body is read), JSON, then the
@@ -28,6 +28,7 @@ from heliograph.receiver._http import (
     json_response,
 )
 from heliograph.receiver.api import ReadApi, fail
+from heliograph.receiver.dashboard import DashboardApi, StaticFiles
 from heliograph.receiver.ingest import bearer_key, to_stored_request
 from heliograph.receiver.store import Store
 from heliograph.receiver.valhalla import LOG_REQUEST_PATH, LogRequestRoute
@@ -62,6 +63,8 @@ class ReceiverApp:
         self._keys = require_keys
         self._max_body_bytes = max_body_bytes
         api = ReadApi(store)
+        dashboard = DashboardApi(store)
+        self._static = StaticFiles()
         self._routes: dict[str, dict[str, Handler]] = {
             path: {"POST": functools.partial(self._ingest, provider=provider)}
             for path, provider in INGEST_ROUTES.items()
@@ -75,6 +78,11 @@ class ReceiverApp:
                 LOG_REQUEST_PATH: {
                     "POST": LogRequestRoute(store, require_keys, max_body_bytes),
                 },
+                "/": {"GET": self._static.index},
+                "/v1/dashboard/version": {"GET": self._guarded(dashboard.version)},
+                "/v1/dashboard/sessions": {"POST": self._guarded(dashboard.sessions)},
+                "/v1/dashboard/session": {"POST": self._guarded(dashboard.session)},
+                "/v1/dashboard/requests": {"POST": self._guarded(dashboard.requests)},
             }
         )
         # Routes ending in one path segment, the id: /v1/request/{id}, /v1/session/{id}.
@@ -103,6 +111,8 @@ class ReceiverApp:
             if handler is None:
                 return _not_allowed(request, methods)
             return await handler(request)
+        if request.path.startswith("/ui/") and request.method == "GET":
+            return self._static.asset(request.path.removeprefix("/ui/"))
         for prefix, id_methods in self._id_routes.items():
             ident = request.path.removeprefix(prefix)
             if ident != request.path and ident and "/" not in ident:

@@ -19,7 +19,6 @@ __all__ = [
     "FILTER_COLUMNS",
     "INSERT",
     "SCHEMA",
-    "SESSION_SUMMARY",
     "StoredRequest",
     "iso_ms",
     "request_item",
@@ -75,23 +74,6 @@ FILTER_COLUMNS = {
     "status": "status",
     "provider": "provider",
 }
-
-SESSION_SUMMARY = """
-SELECT r.session_id AS session_id,
-       (SELECT n.session_name FROM requests AS n
-         WHERE n.session_id = r.session_id AND n.session_name IS NOT NULL
-         ORDER BY n.request_created_at DESC, n.rowid DESC LIMIT 1) AS session_name,
-       MIN(r.request_created_at) AS created_at,
-       MAX(r.request_created_at) AS latest_request_created_at,
-       COUNT(*) AS total_requests,
-       COALESCE(SUM(r.prompt_tokens), 0) AS prompt_tokens,
-       COALESCE(SUM(r.completion_tokens), 0) AS completion_tokens,
-       COALESCE(SUM(r.cost), 0.0) AS total_cost
-  FROM requests AS r
- WHERE r.session_id IS NOT NULL {where}
- GROUP BY r.session_id {having}
- ORDER BY latest_request_created_at DESC, r.session_id
-"""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ twice (a delivery retry after a lost response) is stored once and counted as a d
 The database runs in WAL mode with ``synchronous=NORMAL``: a crash of this process loses
 nothing committed, a power cut at most the last moments. One connection serves every
 thread behind a lock; SQLite serialises writers anyway, and the lock keeps ``:memory:``
-databases usable from the server's worker threads.
+databases usable from the server's worker threads. Triggers keep the session summaries
+and the property index (``summary``) in the same transaction as each insert.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -26,13 +27,21 @@ from heliograph.receiver.schema import (
     FILTER_COLUMNS,
     INSERT,
     SCHEMA,
-    SESSION_SUMMARY,
     StoredRequest,
     request_item,
     session_item,
 )
+from heliograph.receiver.summary import install as install_summaries
+from heliograph.receiver.views import session_search
 
 __all__ = ["Store", "StoredRequest"]
+
+T = TypeVar("T")
+
+_SESSION_FIELDS = (
+    "s.session_id, s.session_name, s.created_at, s.latest_request_created_at, "
+    "s.total_requests, s.prompt_tokens, s.completion_tokens, s.total_cost"
+)
 
 
 class Store:
@@ -58,6 +67,7 @@ class Store:
             conn.execute("PRAGMA busy_timeout=5000")
             conn.executescript(SCHEMA)
             _add_missing_columns(conn)
+            install_summaries(conn)
         except BaseException:
             conn.close()
             raise
@@ -80,6 +90,11 @@ class Store:
         if self._conn is None:
             raise UsageError(f"the receiver store {self.path} is closed")
         return self._conn
+
+    def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``query`` on the connection under the store's lock (see ``views``)."""
+        with self._lock:
+            return query(self._db())
 
     def insert(self, row: StoredRequest) -> bool:
         """Store ``row``; False (and one more duplicate counted) if its id is already stored."""
@@ -171,27 +186,24 @@ class Store:
     def query_sessions(
         self, search: str | None = None, *, offset: int = 0, limit: int = 100
     ) -> list[dict[str, Any]]:
-        """Session summaries, latest activity first; ``search`` matches id or name."""
-        params: list[object] = []
-        having = ""
-        if search:
-            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            pattern += "%"
-            having = (
-                "HAVING r.session_id LIKE ? ESCAPE '\\' OR MAX(r.session_name LIKE ? ESCAPE '\\')"
-            )
-            params += [pattern, pattern]
-        sql = SESSION_SUMMARY.format(where="", having=having) + " LIMIT ? OFFSET ?"
+        """Session summaries, latest activity first; ``search`` matches id or any name."""
+        where, params = session_search(search)
+        sql = (
+            f"SELECT {_SESSION_FIELDS} FROM sessions AS s {where} "
+            "ORDER BY s.latest_request_created_at DESC, s.session_id LIMIT ? OFFSET ?"
+        )
         with self._lock:
             rows = self._db().execute(sql, [*params, limit, offset]).fetchall()
         return [session_item(row) for row in rows]
 
     def get_session(self, session_id: str) -> dict[str, Any] | None:
         """A session's summary plus its requests, oldest first; None if unknown."""
-        sql = SESSION_SUMMARY.format(where="AND r.session_id = ?", having="")
         with self._lock:
             db = self._db()
-            summary = db.execute(sql, (session_id,)).fetchone()
+            summary = db.execute(
+                f"SELECT {_SESSION_FIELDS} FROM sessions AS s WHERE s.session_id = ?",
+                (session_id,),
+            ).fetchone()
             rows = db.execute(
                 "SELECT * FROM requests WHERE session_id = ? ORDER BY request_created_at, rowid",
                 (session_id,),
