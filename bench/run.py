@@ -30,6 +30,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from dashboard import render_dashboard, run_dashboard
 from downtime import render_downtime, run_downtime
 from kafka import render_kafka, run_kafka
 from streams import render_streams, run_streams
@@ -70,6 +71,9 @@ class Profile:
     exit_calls: int = 1_000  # logged before returning from main, receiver down or hanging
     rss_calls: int = 1_000_000  # logged with the receiver down while VmRSS is sampled
     kafka_records: int = 5_000  # section 7, per path and process
+    dashboard_sessions: int = 10_000  # section 8; bench/dashboard.py --requests 1000000 for 1M
+    dashboard_requests: int = 200_000
+    dashboard_rounds: int = 20
 
     def calls(self, mode: str, adapter: str) -> tuple[int, int, float]:
         """(calls, warm-up calls, flush timeout) for one child."""
@@ -84,7 +88,9 @@ class Profile:
 
 
 FULL = Profile("full", 3, 20_000, 1_000, 2_000, 100, 60.0, 5_000, 200, 2_000, 50, 120.0, 5)
-QUICK = Profile("quick", 1, 1_000, 100, 100, 10, 10.0, 300, 30, 100, 10, 30.0, 2, 200, 20_000, 500)
+QUICK = Profile("quick", 1, 1_000, 100, 100, 10, 10.0, 300, 30, 100, 10, 30.0, 2, 200, 20_000, 500,
+                dashboard_sessions=1_000, dashboard_requests=20_000,
+                dashboard_rounds=5)  # fmt: skip
 
 
 # -- environment -------------------------------------------------------------------------
@@ -555,9 +561,11 @@ def render(data: dict[str, Any]) -> str:
     if "downtime" in data:
         out += render_downtime(data["downtime"], p["repeats"], table)
     if "streams" in data:
-        out += render_streams(data["streams"], table)
+        out.append(render_streams(data["streams"], table))
     if "kafka" in data:
-        out += render_kafka(data["kafka"], table)
+        out.append(render_kafka(data["kafka"], table))
+    if "dashboard" in data:
+        out += render_dashboard(data["dashboard"], table)
 
     out += ["", "heliograph vs helicone-helpers"]
     rows = []
@@ -665,6 +673,9 @@ def main() -> None:
         data["streams"] = run_streams(profile.repeats)
         print("[kafka] produce throughput", file=sys.stderr)
         data["kafka"] = run_kafka(profile.repeats, profile.kafka_records)
+        data["dashboard"] = run_dashboard(
+            profile.dashboard_sessions, profile.dashboard_requests, profile.dashboard_rounds
+        )
         data["downtime"] = run_downtime(
             profile.repeats, profile.exit_calls, profile.rss_calls, tmp, len(runs), child_env()
         )

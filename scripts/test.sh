@@ -13,6 +13,12 @@ echo "== installing heliograph and test dependencies"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 echo "== installing the npm client used by the conformance test"
 bash scripts/npm/install.sh
+echo "== installing OpenCode for the agent end-to-end test"
+bash scripts/npm/install-opencode.sh
+echo "== installing Claude Code for its end-to-end test"
+bash scripts/npm/install-claude-code.sh
+echo "== installing chromium for the dashboard's browser tests (if missing)"
+bash scripts/install-chromium.sh
 
 echo "== ruff"
 .venv/bin/ruff check src tests bench

@@ -143,6 +143,15 @@ def _parser() -> argparse.ArgumentParser:
     from heliograph.cli.relay import add_relay_parser
 
     add_relay_parser(sub)
+    from heliograph.cli.opencode import register as register_opencode
+
+    register_opencode(sub)
+    from heliograph.cli.sessions import register as register_sessions
+
+    register_sessions(sub)
+    from heliograph.cli.claude_code import register as register_claude_code
+
+    register_claude_code(sub)
     return parser
 
 
@@ -167,6 +176,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from heliograph.cli.relay import run_relay
 
             return run_relay(args)
+        if args.command == "opencode":
+            from heliograph.cli.opencode import run_opencode
+
+            return run_opencode(args)
+        if args.command == "claude-code":
+            from heliograph.cli.claude_code import run as run_claude_code
+
+            return run_claude_code(args)
+        if args.command in ("sessions", "show"):
+            return int(args.run(args))
         if args.command in ("verify", "dead-letters", "replay", "purge"):
             from heliograph.cli import maintenance
 
