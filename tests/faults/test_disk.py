@@ -11,6 +11,7 @@ import pytest
 from heliograph import ManualLogger
 from heliograph.receiver import ReceiverThread
 from heliograph.spool import spool_status
+from tests.support import small_tmpfs
 
 REQUEST = {"model": "m", "messages": [{"role": "user", "content": "x" * 2000}]}
 
@@ -18,18 +19,8 @@ REQUEST = {"model": "m", "messages": [{"role": "user", "content": "x" * 2000}]}
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 256 KiB tmpfs, so writes fail with the kernel's own ENOSPC."""
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); needs root")
-    try:
+    with small_tmpfs(tmp_path / "small-disk") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def grow(mount_point: Path) -> None:

@@ -8,13 +8,12 @@ hooks in an isolated HOME, and check what reaches the receiver.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from heliograph.privacy import PrivacyFilter
 from heliograph.receiver import ReceiverThread
 from heliograph.spool.status import spool_status
 from tests.providers.fake_provider import FakeProvider, Script
+from tests.support import free_port, small_tmpfs, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 CLAUDE = ROOT / ".cache" / "npm-claude" / "node_modules" / ".bin" / "claude"
@@ -271,6 +271,17 @@ def test_the_hook_survives_an_unusable_state_folder(tmp_path: Path) -> None:
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
 
 
+def test_the_hook_exits_0_silently_on_a_full_disk(tmp_path: Path) -> None:
+    with small_tmpfs(tmp_path / "full", size="64k") as disk:
+        filler = disk / "filler"
+        with contextlib.suppress(OSError), filler.open("wb") as out:
+            while True:
+                out.write(b"x" * 4096)
+        payload = json.dumps({"session_id": SESSION, "hook_event_name": "Stop"}).encode()
+        done = run_hook(payload, tmp_path, HELIOGRAPH_SPOOL_DIR=str(disk / "spool"))
+        assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+
+
 # -- the real Claude Code -----------------------------------------------------------------
 
 
@@ -376,15 +387,6 @@ def exporters_running(state: Path) -> bool:
     return False
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
-    """Wait for the detached exporter's work (a wait, not a timing assertion)."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting: {what}")
-        time.sleep(0.1)
-
-
 @pytest.fixture
 def provider() -> Iterator[FakeProvider]:
     with FakeProvider() as running:
@@ -399,7 +401,7 @@ def test_a_real_claude_code_session_arrives_as_one_helicone_session(
     claude = ClaudeRun(tmp_path, provider, sink.url)
     session_id = claude.run()["session_id"]
     # The hooks started the exporters before claude exited; they deliver on their own.
-    wait_for(lambda: not exporters_running(claude.state), "the detached exporters to finish")
+    assert wait_for(lambda: not exporters_running(claude.state), 60), "exporters still running"
     assert sink.store.count() == 3
     helicone_session = stable_id(f"session:claude-code:{session_id}")
     stored = sink.store.get_session(helicone_session)
@@ -448,7 +450,7 @@ def test_metadata_only_leaves_no_prompt_or_output_text_anywhere(
         tmp_path, provider, f"http://127.0.0.1:{port}", HELIOGRAPH_PRIVACY="metadata_only"
     )
     session_id = claude.run()["session_id"]
-    wait_for(lambda: not exporters_running(claude.state), "the detached exporters to finish")
+    assert wait_for(lambda: not exporters_running(claude.state), 60), "exporters still running"
     assert spool_status(claude.spool).pending == 3
     spooled = texts_in(claude.spool) + texts_in(claude.state)
     assert b"claude-sonnet-4-5-20250929" in spooled and b'"toolName":"Read"' in spooled
@@ -479,13 +481,6 @@ def flush(spool: Path, endpoint: str) -> None:
     assert flushed.returncode == 0, flushed.stdout + flushed.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @needs_claude
 @pytest.mark.timeout(240)
 def test_with_the_receiver_down_the_agent_succeeds_and_logs_arrive_later(
@@ -494,7 +489,7 @@ def test_with_the_receiver_down_the_agent_succeeds_and_logs_arrive_later(
     port = free_port()
     claude = ClaudeRun(tmp_path, provider, f"http://127.0.0.1:{port}")
     session_id = claude.run()["session_id"]  # rc 0 and the right answer, receiver or not
-    wait_for(lambda: not exporters_running(claude.state), "the detached exporters to finish")
+    assert wait_for(lambda: not exporters_running(claude.state), 60), "exporters still running"
     assert spool_status(claude.spool).pending == 3  # all spooled, none delivered
     log = claude.state / "hook.log"
     assert not log.exists() or "Traceback" not in log.read_text(errors="replace")
