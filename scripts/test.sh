@@ -14,9 +14,9 @@ echo "== installing heliograph and test dependencies"
 echo "== installing the npm client used by the conformance test"
 bash scripts/npm/install.sh
 echo "== installing OpenCode for the agent end-to-end test"
-bash scripts/npm/install-opencode.sh
+bash scripts/npm/install-pinned.sh opencode-ai 1.18.33 npm-opencode
 echo "== installing Claude Code for its end-to-end test"
-bash scripts/npm/install-claude-code.sh
+bash scripts/npm/install-pinned.sh @anthropic-ai/claude-code 2.1.197 npm-claude  # the newest that runs on Node 20
 echo "== installing chromium for the dashboard's browser tests (if missing)"
 bash scripts/install-chromium.sh
 

@@ -6,7 +6,7 @@ at the fake provider (streamed answers, a ``read`` tool call). Heliograph captur
 installed plugin (``ingest --follow`` started by the plugin itself), and re-imports the
 data folder; the receiver must hold one Helicone session per OpenCode session, the right
 tree of paths, OpenCode's per-call tokens, cost and timings, and no duplicate.
-Install OpenCode with ``scripts/npm/install-opencode.sh`` (``scripts/test.sh`` does).
+Install OpenCode with ``scripts/npm/install-pinned.sh`` (``scripts/test.sh`` does).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ MODEL = {"providerID": "fakellm", "modelID": "fake-model"}
 PRICE = {"input": 3.0, "output": 15.0, "cache_read": 0.3}
 
 pytestmark = pytest.mark.skipif(
-    not OPENCODE.exists(), reason="OpenCode not installed: run scripts/npm/install-opencode.sh"
+    not OPENCODE.exists(), reason="OpenCode not installed: run scripts/test.sh (scripts/npm/install-pinned.sh)"
 )
 
 
