@@ -59,6 +59,7 @@ def register(subparsers: Any) -> None:
         "tool execution, grouped as a Helicone session. Configure 'heliograph claude-code "
         "hook' as a Claude Code hook (Stop and SessionEnd at least).",
     )
+    parser.set_defaults(run=run)
     sub = parser.add_subparsers(dest="claude_code_command", metavar="ACTION", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from heliograph._version import __version__
+from heliograph.cli import claude_code, opencode, relay, sessions
 from heliograph.errors import HeliographError
 
 __all__ = ["main"]
@@ -140,18 +141,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", type=Path, help="SQLite file (default: a temporary folder)")
     demo.add_argument("--keep-serving", action="store_true", help="keep the receiver running")
 
-    from heliograph.cli.relay import add_relay_parser
-
-    add_relay_parser(sub)
-    from heliograph.cli.opencode import register as register_opencode
-
-    register_opencode(sub)
-    from heliograph.cli.sessions import register as register_sessions
-
-    register_sessions(sub)
-    from heliograph.cli.claude_code import register as register_claude_code
-
-    register_claude_code(sub)
+    # Each of these modules adds its commands and sets ``run`` to the function that runs them.
+    for module in (relay, sessions, opencode, claude_code):
+        module.register(sub)
     return parser
 
 
@@ -172,20 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from heliograph.cli.flush import run_flush
 
             return run_flush(args)
-        if args.command == "relay":
-            from heliograph.cli.relay import run_relay
-
-            return run_relay(args)
-        if args.command == "opencode":
-            from heliograph.cli.opencode import run_opencode
-
-            return run_opencode(args)
-        if args.command == "claude-code":
-            from heliograph.cli.claude_code import run as run_claude_code
-
-            return run_claude_code(args)
-        if args.command in ("sessions", "show"):
-            return int(args.run(args))
+        run = getattr(args, "run", None)
+        if run is not None:
+            return int(run(args))
         if args.command in ("verify", "dead-letters", "replay", "purge"):
             from heliograph.cli import maintenance
 

@@ -56,6 +56,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Export OpenCode sessions as Helicone Sessions: one log per LLM call, "
         "one child log per tool run, stable ids so nothing is ever sent twice.",
     )
+    parser.set_defaults(run=run_opencode)
     commands = parser.add_subparsers(dest="opencode_command", metavar="ACTION", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:

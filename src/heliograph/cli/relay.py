@@ -23,12 +23,13 @@ from heliograph.errors import ConfigError
 if TYPE_CHECKING:
     from heliograph.relay.forward import Forwarder
 
-__all__ = ["add_relay_parser", "run_relay"]
+__all__ = ["register", "run_relay"]
 
 log = logging.getLogger("heliograph.relay")
 
 
-def add_relay_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``heliograph relay`` to the CLI."""
     relay = sub.add_parser(
         "relay",
         help="forward a Kafka topic or SQS queue to Helicone or a /v1/log/request endpoint",
@@ -36,6 +37,7 @@ def add_relay_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "acknowledging it only once forwarded. Poison messages go to a dead-letter "
         "topic/queue with an attempt counter. Run several to share the work.",
     )
+    relay.set_defaults(run=run_relay)
     relay.add_argument("--from", dest="source", choices=["kafka", "sqs"], required=True)
     relay.add_argument("--to", dest="destination", choices=["helicone", "valhalla"], required=True)
     relay.add_argument(

@@ -300,7 +300,7 @@ def claude_version() -> str | None:
 VERSION = claude_version()
 needs_claude = pytest.mark.skipif(
     VERSION is None,
-    reason=f"no runnable Claude Code CLI at {CLAUDE}: run scripts/test.sh (scripts/npm/install-pinned.sh)",
+    reason=f"no runnable Claude Code CLI at {CLAUDE}: run scripts/test.sh to install it",
 )
 NOTE = "The launch code is 4242 and the vault word is PERIWINKLE."
 PROMPT = "Summarise notes.txt for the ORCHID team"

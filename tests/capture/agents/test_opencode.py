@@ -38,7 +38,7 @@ MODEL = {"providerID": "fakellm", "modelID": "fake-model"}
 PRICE = {"input": 3.0, "output": 15.0, "cache_read": 0.3}
 
 pytestmark = pytest.mark.skipif(
-    not OPENCODE.exists(), reason="OpenCode not installed: run scripts/test.sh (scripts/npm/install-pinned.sh)"
+    not OPENCODE.exists(), reason="OpenCode not installed: run scripts/test.sh to install it"
 )
 
 
