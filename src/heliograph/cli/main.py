@@ -1,4 +1,4 @@
-"""``heliograph``: serve the local receiver, inspect and flush the spool, run a demo.
+"""``heliograph``: serve the receiver and dashboard, manage the spool, relay queues, export agents.
 
 A thin shell over the public API; every option has a ``HELIOGRAPH_*``/``HELICONE_*``
 environment variable where the library reads one. Exit codes: 0 success, 1 the work is
