@@ -42,7 +42,7 @@ from heliograph.model.usage import Usage
 if TYPE_CHECKING:
     import tiktoken
 
-__all__ = ["count_tokens", "encoding_name_for", "estimate_usage"]
+__all__ = ["count_tokens", "encoding_name_for", "estimate_usage", "response_text"]
 
 log = logging.getLogger("heliograph")
 
@@ -266,6 +266,18 @@ def _texts(value: Any, depth: int = 0) -> list[str]:
         found.extend(_texts(value.get("tool_calls"), depth + 1))
         return found
     return []
+
+
+def response_text(response: Mapping[str, Any]) -> str:
+    """The generated text of a Chat, Messages or Responses body: content, tool arguments,
+    thinking; what an output token estimate counts."""
+    choices = response.get("choices")
+    messages = (
+        [c.get("message") for c in choices if isinstance(c, Mapping)]
+        if isinstance(choices, list)
+        else []
+    )
+    return "".join(_texts([messages, response.get("content"), response.get("output")]))
 
 
 def _request_text(request: Mapping[str, Any]) -> tuple[list[str], int]:

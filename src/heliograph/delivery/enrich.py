@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from heliograph.capture.tokens import estimate_usage
+from heliograph.capture.tokens import estimate_usage, response_text
 from heliograph.model.parsing import AnthropicParser
 from heliograph.model.parsing.consolidate import Consolidated, consolidate_stream
 from heliograph.model.parsing.openai_responses import OpenAIResponsesParser
@@ -47,8 +47,6 @@ log = logging.getLogger("heliograph.delivery")
 
 ESTIMATED_PROPERTY = "Helicone-Property-Heliograph-Tokens"
 """Set to ``estimated`` on logs whose token counts Heliograph counted itself."""
-
-_OUTPUT_KEYS = frozenset({"content", "text", "arguments", "thinking", "refusal", "partial_json"})
 
 
 def enrich(record: Record, *, estimate_tokens: bool = True) -> Record:
@@ -82,7 +80,7 @@ def _enrich_stream(record: Record, estimate_tokens: bool) -> Record:
     text, headers = transcript, record.headers
     if estimate_tokens and _needs_estimate(stream, usage):
         model = _model(record.request, stream.response)
-        estimate = estimate_usage(record.request, _output_text(stream.response), model)
+        estimate = estimate_usage(record.request, response_text(stream.response), model)
         known_input = usage.input_tokens if usage is not None else None
         if isinstance(stream.parser, AnthropicParser) and known_input is not None:
             # message_start reported the input; only the output was cut short.
@@ -171,21 +169,3 @@ def _price(
             if cost is not None:
                 return cost
     return None
-
-
-def _output_text(response: Any, depth: int = 0) -> str:
-    """The generated text of a consolidated response: content, tool arguments, thinking."""
-    if depth > 12:
-        return ""
-    parts: list[str] = []
-    if isinstance(response, Mapping):
-        for key, value in response.items():
-            if key in _OUTPUT_KEYS and isinstance(value, str):
-                parts.append(value)
-            elif key == "input" and isinstance(value, Mapping):  # Anthropic tool_use
-                parts.append(orjson.dumps(value).decode())
-            elif isinstance(value, Mapping | list):
-                parts.append(_output_text(value, depth + 1))
-    elif isinstance(response, list):
-        parts.extend(_output_text(item, depth + 1) for item in response)
-    return "".join(parts)

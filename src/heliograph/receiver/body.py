@@ -78,7 +78,7 @@ def process_body(
         # A failed stream's body leads with the error (Heliograph's builder puts the
         # traceback first); consolidating would hide it, so it is kept as it came.
         return ProcessedBody(raw, text, None, stream.usage, cost)
-    consolidated = {**stream.response, "streamed_data": _chunks(text)}
+    consolidated = {**stream.response, "streamed_data": stream.events}
     return ProcessedBody(orjson.dumps(consolidated).decode(), text, raw, stream.usage, cost)
 
 
@@ -92,18 +92,6 @@ def _is_json(text: str) -> bool:
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _chunks(text: str) -> list[Any]:
-    out: list[Any] = []
-    for line in text.splitlines():
-        data = line[5:].strip() if line.startswith("data:") else line.strip()
-        if data.startswith("{"):
-            try:
-                out.append(orjson.loads(data))
-            except orjson.JSONDecodeError:
-                continue
-    return out
 
 
 def _cost(

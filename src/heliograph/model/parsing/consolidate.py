@@ -25,6 +25,7 @@ class Consolidated:
     response: dict[str, Any]
     usage: Usage | None
     sse: bool  # raw SSE frames ("data: …") rather than one JSON chunk per line
+    events: list[dict[str, Any]]  # every decoded JSON event, in order (Jawn's streamed_data)
 
 
 def consolidate_stream(provider: str, request: Mapping[str, Any], transcript: str) -> Consolidated:
@@ -37,4 +38,5 @@ def consolidate_stream(provider: str, request: Mapping[str, Any], transcript: st
         if event.data is not None:
             parser.feed(event.data)
     sse = any(line.startswith("data:") for line in transcript.splitlines()[:8])
-    return Consolidated(parser, parser.result(), parser.usage(), sse)
+    data = [event.data for event in events if event.data is not None]
+    return Consolidated(parser, parser.result(), parser.usage(), sse, data)
