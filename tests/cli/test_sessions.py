@@ -11,9 +11,13 @@ import pytest
 
 from heliograph.cli.main import main
 from heliograph.receiver import ReceiverThread
+from heliograph.receiver.schema import StoredRequest
+from heliograph.receiver.views import SESSION_PAGE
 from tests.receiver import dashboard_data
-from tests.receiver.dashboard_data import TRIP, TRIP_NAME, Seeded
+from tests.receiver.dashboard_data import LARGE, TRIP, TRIP_NAME, Seeded, seed_large_session
 from tests.receiver.helpers import make_record, post_record
+
+LARGE_REQUESTS = SESSION_PAGE + 234
 
 
 @pytest.fixture
@@ -23,6 +27,21 @@ def seeded(tmp_path: Path) -> Iterator[tuple[ReceiverThread, Seeded]]:
         httpx.Client(base_url=running.url) as http,
     ):
         yield running, dashboard_data.seed(http)
+
+
+@pytest.fixture(scope="module")
+def large(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ReceiverThread, list[StoredRequest]]]:
+    path = tmp_path_factory.mktemp("large") / "r.sqlite3"
+    with ReceiverThread(db_path=path) as running:
+        yield running, seed_large_session(running.store, LARGE_REQUESTS)
+
+
+def _shown_ids(out: str, rows: list[StoredRequest]) -> list[str]:
+    """The request ids ``show`` printed, in order (a request's line ends in its id)."""
+    ids = {row.request_id for row in rows}
+    return [line.rsplit(" ", 1)[-1] for line in out.splitlines() if line.rsplit(" ", 1)[-1] in ids]
 
 
 def _free_port() -> int:
@@ -137,3 +156,54 @@ def test_url_and_db_are_exclusive_and_limit_is_checked(
     assert exited.value.code == 2
     assert main(["sessions", "--limit", "0"]) == 2
     assert "--limit must be from 1 to 200, got 0" in capsys.readouterr().err
+
+
+def test_show_prints_one_page_of_a_large_session_and_says_what_it_left_out(
+    large: tuple[ReceiverThread, list[StoredRequest]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    receiver, rows = large
+    assert main(["show", LARGE, "--url", receiver.url]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[1].startswith(f"{LARGE_REQUESTS} requests · ")  # the whole session's totals
+    assert lines[3].startswith(f"/  {LARGE_REQUESTS} requests · ")  # and the tree's
+    assert sorted(_shown_ids(out, rows)) == sorted(r.request_id for r in rows[:SESSION_PAGE])
+    assert lines[-1] == (
+        f"Showing the first {SESSION_PAGE} of {LARGE_REQUESTS} requests by start time; "
+        f"234 left out. --limit N or --all shows more."
+    )
+    left_out = [
+        int(line.split("… ")[1].split()[0]) for line in lines if "more at this path" in line
+    ]
+    assert len(left_out) == 5 and sum(left_out) == 234  # one line per path, every request counted
+    assert main(["show", LARGE, "--db", str(receiver.db_path)]) == 0
+    assert capsys.readouterr().out == out  # the database file reads the same
+
+
+@pytest.mark.parametrize("source", ["--url", "--db"])
+def test_show_limit_and_all_choose_how_many_requests_to_print(
+    large: tuple[ReceiverThread, list[StoredRequest]],
+    capsys: pytest.CaptureFixture[str],
+    source: str,
+) -> None:
+    receiver, rows = large
+    where = [source, receiver.url if source == "--url" else str(receiver.db_path)]
+    assert main(["show", LARGE, "--limit", "7", *where]) == 0
+    out = capsys.readouterr().out
+    assert sorted(_shown_ids(out, rows)) == sorted(r.request_id for r in rows[:7])
+    assert out.splitlines()[-1].startswith(f"Showing the first 7 of {LARGE_REQUESTS} requests")
+    assert main(["show", LARGE, "--limit", str(SESSION_PAGE + 10), *where]) == 0  # two pages
+    out = capsys.readouterr().out
+    assert len(_shown_ids(out, rows)) == SESSION_PAGE + 10
+    assert main(["show", LARGE, "--all", *where]) == 0
+    out = capsys.readouterr().out
+    assert sorted(_shown_ids(out, rows)) == sorted(r.request_id for r in rows)
+    assert "Showing" not in out and "more at this path" not in out
+
+
+def test_show_limit_must_be_positive_and_excludes_all(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "s", "--limit", "0"]) == 2
+    assert "--limit must be at least 1, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["show", "s", "--limit", "3", "--all"])
+    assert exited.value.code == 2

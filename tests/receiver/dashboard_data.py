@@ -1,17 +1,25 @@
-"""A small, varied set of logs for the dashboard tests: two sessions, three API shapes, XSS.
+"""Logs for the dashboard tests: a small, varied set, and one session larger than a page.
 
-Each log is posted through the real ingest route, so what the dashboard shows is what the
-receiver made of it (consolidation, tokens, cost), not rows written by hand.
+The small set (two sessions, three API shapes, XSS) is posted through the real ingest
+route, so what the dashboard shows is what the receiver made of it (consolidation,
+tokens, cost), not rows written by hand. The large session is inserted in bulk on the
+store's connection, as bench/dashboard.py seeds, so the summary triggers run on every row
+without a thousand posts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import random
+import sqlite3
 from typing import Any
 
 import httpx
+import orjson
 
 from heliograph.model import Record
+from heliograph.receiver import Store
+from heliograph.receiver.schema import COLUMNS, INSERT, StoredRequest
 
 from .helpers import START_MS, make_record, post_record
 
@@ -188,3 +196,74 @@ def seed(client: httpx.Client) -> Seeded:
         assert response.status_code == 200, response.text
         records[label] = record
     return Seeded(records)
+
+
+# -- one session larger than the dashboard's page -------------------------------------------
+
+LARGE = "s-large"
+LARGE_NAME = "Long agent run"
+# Raw paths as agents send them: "plan//search/" is the node /plan/search, None is the root.
+LARGE_PATHS = ("/plan", "/plan/search", "plan//search/", None, "/review", "/plan/search/fetch")
+
+
+def node_path(session_path: str | None) -> str:
+    return "/" + "/".join(s for s in (session_path or "").split("/") if s)
+
+
+def seed_large_session(store: Store, requests: int, *, other: int = 40) -> list[StoredRequest]:
+    """``requests`` rows of session ``LARGE`` (and ``other`` rows of another session),
+    inserted in a shuffled order in one transaction, so the summary triggers run on each.
+
+    Three requests share each start millisecond, so pages must break ties by insert order.
+    Returns the ``LARGE`` rows in the order a session lists them: by start, then insert order.
+    """
+    rng = random.Random(5)
+    rows = [_large_row(n, LARGE, LARGE_NAME) for n in range(requests)]
+    rows += [_large_row(requests + n, "s-other", "Other") for n in range(other)]
+    rng.shuffle(rows)
+
+    def insert(db: sqlite3.Connection) -> None:
+        db.execute("BEGIN")
+        db.executemany(INSERT, [_values(row) for row in rows])
+        db.execute("COMMIT")
+
+    store.read(insert)
+    order = {row.request_id: rowid for rowid, row in enumerate(rows, start=1)}
+    mine = [row for row in rows if row.session_id == LARGE]
+    return sorted(mine, key=lambda row: (row.request_created_at, order[row.request_id]))
+
+
+def _large_row(n: int, session_id: str, name: str) -> StoredRequest:
+    start = START_MS + (n // 3) * 1_000
+    delay = 200 + n % 900
+    tokens = None if n % 10 == 0 else n % 17 + 1
+    return StoredRequest(
+        request_id=f"00000000-0000-4000-8000-{n:012d}",
+        provider="OPENAI",
+        model=("gpt-4o-mini", "claude-sonnet-4")[n % 2],
+        status=500 if n % 50 == 0 else 200,
+        target_url="https://api.openai.com/v1/chat/completions",
+        user_id=None,
+        session_id=session_id,
+        session_name=name,
+        session_path=LARGE_PATHS[n % len(LARGE_PATHS)],
+        properties={},
+        request_body='{"messages": []}',
+        response_body="{}",
+        request_created_at=start,
+        response_created_at=start + delay,
+        delay_ms=delay,
+        time_to_first_token=None,
+        prompt_tokens=None if tokens is None else tokens - 1,
+        completion_tokens=None if tokens is None else 1,
+        total_tokens=tokens,
+        cost=None if n % 7 == 0 else n * 1e-5,
+        received_at=start + delay,
+        auth_fingerprint="sha256:test",
+    )
+
+
+def _values(row: StoredRequest) -> list[object]:
+    values: list[object] = [getattr(row, name) for name in COLUMNS]
+    values[COLUMNS.index("properties")] = orjson.dumps(row.properties).decode()
+    return values

@@ -151,10 +151,12 @@ def test_session_detail_builds_the_session_path_tree(
     assert [r["session_path"] for r in session["requests"]] == [
         "/plan", "/plan/search", "/plan/search", "/plan/book", "/plan/book",
     ]  # fmt: skip
+    assert session["next_cursor"] is None  # the whole session fits in one page
     root = session["tree"]
     assert (root["path"], root["total_requests"], root["request_ids"]) == ("/", 5, [])
     (plan,) = root["children"]
     assert (plan["path"], plan["request_ids"]) == ("/plan", [seeded.id("openai_chat")])
+    assert (root["own_requests"], plan["own_requests"], plan["total_requests"]) == (0, 1, 5)
     search, book = plan["children"]
     assert search["path"] == "/plan/search"
     assert search["request_ids"] == [seeded.id("tool_call"), seeded.id("anthropic")]

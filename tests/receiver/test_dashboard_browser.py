@@ -18,9 +18,19 @@ import httpx
 import pytest
 
 from heliograph.receiver import ReceiverThread
+from heliograph.receiver.views import SESSION_PAGE
 
 from . import dashboard_data
-from .dashboard_data import TRIP, TRIP_NAME, XSS_ANSWER, XSS_NAME, XSS_PROMPT, Seeded
+from .dashboard_data import (
+    LARGE,
+    TRIP,
+    TRIP_NAME,
+    XSS_ANSWER,
+    XSS_NAME,
+    XSS_PROMPT,
+    Seeded,
+    seed_large_session,
+)
 from .helpers import make_record, post_record
 
 pytestmark = pytest.mark.browser
@@ -136,6 +146,8 @@ def test_session_view_shows_the_path_tree_and_a_timeline(
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "ol.timeline li"), "timeline")
     shot("session")
     assert text_of(browser, "h1") == TRIP_NAME
+    assert text_of(browser, "#session-shown") == "Showing 5 of 5 requests, oldest first."
+    assert browser.find_elements(By.ID, "load-more") == []
     search = browser.find_element(By.CSS_SELECTOR, '.tree li[data-path="/plan/search"]')
     assert search.find_element(By.CSS_SELECTOR, ".node-label").text.startswith(
         "search · 2 requests · 62 tokens"
@@ -148,6 +160,47 @@ def test_session_view_shows_the_path_tree_and_a_timeline(
     offsets = [bar.location["x"] for bar in bars]
     assert offsets == sorted(offsets) and offsets[0] < offsets[-1]  # a waterfall, in order
     assert "bar-error" in (bars[-1].get_attribute("class") or "")  # the 500 stands out
+
+
+def test_a_large_session_shows_one_page_says_so_and_loads_more(
+    browser: Any, tmp_path: Path, shot: Callable[[str], None]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    total = SESSION_PAGE + 100
+    with (
+        ReceiverThread(db_path=tmp_path / "large.sqlite3") as running,
+        httpx.Client(base_url=running.url) as http,
+    ):
+        seed_large_session(running.store, total)
+        open_view(browser, running.url, f"/session/{LARGE}", "ol.timeline li")
+        shot("first-page")
+        assert text_of(browser, "#session-shown") == (
+            f"Showing {SESSION_PAGE} of {total} requests, oldest first; "
+            "totals and the path tree count them all."
+        )
+        assert len(browser.find_elements(By.CSS_SELECTOR, ".timeline li")) == SESSION_PAGE
+        root = browser.find_element(By.CSS_SELECTOR, '.tree li[data-path="/"] > .node-label')
+        assert root.text.startswith(f"/ · {total} requests")  # the whole session
+        assert browser.find_elements(By.CSS_SELECTOR, ".tree .more")  # "… n more at this path"
+        browser.find_element(By.ID, "load-more").click()
+        wait_for(
+            browser,
+            lambda d: text_of(d, "#session-shown").startswith(f"Showing {total} of {total}"),
+            "the second page",
+        )
+        assert len(browser.find_elements(By.CSS_SELECTOR, ".timeline li")) == total
+        assert browser.find_elements(By.ID, "load-more") == []
+        assert browser.find_elements(By.CSS_SELECTOR, ".tree .more") == []
+        # A log arriving now refreshes the view and keeps every page that was loaded.
+        post_record(http, make_record(headers={"Helicone-Session-Id": LARGE}))
+        wait_for(
+            browser,
+            lambda d: text_of(d, "#session-shown").startswith(
+                f"Showing {total + 1} of {total + 1}"
+            ),
+            "the live update",
+        )
 
 
 def test_request_view_renders_anthropic_blocks_as_a_conversation(

@@ -3,6 +3,9 @@
 Both read the running receiver's dashboard API (``/v1/dashboard/…``, at
 http://127.0.0.1:8585 unless ``--url``), or, with ``--db``, its SQLite file directly,
 which works while the receiver is stopped (or running: the database is in WAL mode).
+``show`` prints a session's first 500 requests (the receiver's page) with the whole
+session's totals, and a line counting those it left out; ``--limit N`` or ``--all`` read
+more pages.
 Exit codes: 0 shown; 1 nothing to show (no receiver answered, or no such session);
 2 usage (a missing database file, a bad option).
 
@@ -56,6 +59,13 @@ def register(sub: Any) -> None:
         "its start (from the session's start), model, status, tokens, cost and latency.",
     )
     show.add_argument("session_id", metavar="SESSION_ID")
+    how_many = show.add_mutually_exclusive_group()
+    how_many.add_argument(
+        "--limit",
+        type=int,
+        help="show the first N requests, oldest first (default: the receiver's page, 500)",
+    )
+    how_many.add_argument("--all", action="store_true", help="show every request of the session")
     _source_options(show)
     show.set_defaults(run=run_show)
 
@@ -117,18 +127,60 @@ def _sessions(args: argparse.Namespace) -> dict[str, Any]:
     return page
 
 
-def _session(args: argparse.Namespace) -> dict[str, Any] | None:
-    if args.db is not None:
-        from heliograph.receiver.views import session_detail
+_Fetch = Callable[[str | None, int], dict[str, Any] | None]
 
-        found: dict[str, Any] | None = _from_db(
-            args.db, lambda db: session_detail(db, args.session_id)
-        )
+
+def _session(args: argparse.Namespace) -> dict[str, Any] | None:
+    from heliograph.receiver.views import SESSION_PAGE, decode_cursor, session_detail
+
+    want = None if args.all else (args.limit or SESSION_PAGE)
+    if args.db is not None:
+
+        def from_db(db: Any) -> dict[str, Any] | None:
+            def fetch(cursor: str | None, limit: int) -> dict[str, Any] | None:
+                after = None if cursor is None else decode_cursor(cursor)
+                return session_detail(db, args.session_id, cursor=after, limit=limit)
+
+            return _pages(fetch, want, SESSION_PAGE)
+
+        found: dict[str, Any] | None = _from_db(args.db, from_db)
         return found
-    detail: dict[str, Any] | None = _post(
-        args, "/v1/dashboard/session", {"session_id": args.session_id}
-    )
-    return detail
+
+    def post(cursor: str | None, limit: int) -> dict[str, Any] | None:
+        body = {"session_id": args.session_id, "cursor": cursor, "limit": limit}
+        page: dict[str, Any] | None = _post(args, "/v1/dashboard/session", body)
+        return page
+
+    return _pages(post, want, SESSION_PAGE)
+
+
+def _nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *(n for child in node["children"] for n in _nodes(child))]
+
+
+def _pages(fetch: _Fetch, want: int | None, page_size: int) -> dict[str, Any] | None:
+    """The session with its first ``want`` requests (all when None), read page by page.
+
+    The summary and tree are the last page's, the freshest; each node's ``request_ids``
+    gathers the ids every page listed at its path.
+    """
+    requests: list[dict[str, Any]] = []
+    ids: dict[str, list[str]] = {}
+    cursor: str | None = None
+    while True:
+        limit = page_size if want is None else min(page_size, want - len(requests))
+        page = fetch(cursor, limit)
+        if page is None:
+            return None
+        requests += page["requests"]
+        for node in _nodes(page["tree"]):
+            ids.setdefault(node["path"], []).extend(node["request_ids"])
+        cursor = page["next_cursor"]
+        if cursor is None or (want is not None and len(requests) >= want):
+            break
+    for node in _nodes(page["tree"]):
+        node["request_ids"] = ids.get(node["path"], [])
+    return {**page, "requests": requests, "next_cursor": cursor}
 
 
 # -- formatting ---------------------------------------------------------------------------
@@ -181,17 +233,18 @@ def table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
 # -- commands -----------------------------------------------------------------------------
 
 
+def _error(message: object, exit_code: int) -> int:
+    print(f"heliograph: error: {message}", file=sys.stderr)
+    return exit_code
+
+
 def run_sessions(args: argparse.Namespace) -> int:
     if not 1 <= args.limit <= 200:
-        print(
-            f"heliograph: error: --limit must be from 1 to 200, got {args.limit}", file=sys.stderr
-        )
-        return EXIT_USAGE
+        return _error(f"--limit must be from 1 to 200, got {args.limit}", EXIT_USAGE)
     try:
         page = _sessions(args)
     except SourceError as exc:
-        print(f"heliograph: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _error(exc, exc.exit_code)
     if not page["items"]:
         print("No sessions yet." if not args.search else "No session matches.")
         return EXIT_OK
@@ -238,21 +291,27 @@ def _request_line(item: dict[str, Any], start_ms: int) -> str:
 
 
 def render_tree(session: dict[str, Any]) -> list[str]:
-    """The session's path tree with box-drawing branches; requests before sub-paths."""
+    """The session's path tree with box-drawing branches; requests before sub-paths.
+
+    Under a node whose requests were not all fetched, a line counts the ones left out.
+    """
     by_id = {item["request_id"]: item for item in session["requests"]}
     start = session["created_at_ms"]
     lines = [_node_line(session["tree"])]
 
     def walk(node: dict[str, Any], prefix: str) -> None:
-        entries: list[tuple[str, dict[str, Any]]] = [
-            ("request", by_id[rid]) for rid in node["request_ids"]
-        ]
+        entries: list[tuple[str, Any]] = [("request", by_id[rid]) for rid in node["request_ids"]]
+        left_out = node["own_requests"] - len(node["request_ids"])
+        if left_out > 0:
+            entries.append(("more", left_out))
         entries += [("node", child) for child in node["children"]]
         for index, (kind, entry) in enumerate(entries):
             last = index == len(entries) - 1
             branch, indent = ("└── ", "    ") if last else ("├── ", "│   ")
             if kind == "request":
                 lines.append(prefix + branch + _request_line(entry, start))
+            elif kind == "more":
+                lines.append(f"{prefix}{branch}… {number(entry)} more at this path, not shown")
             else:
                 lines.append(prefix + branch + _node_line(entry))
                 walk(entry, prefix + indent)
@@ -262,11 +321,12 @@ def render_tree(session: dict[str, Any]) -> list[str]:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        return _error(f"--limit must be at least 1, got {args.limit}", EXIT_USAGE)
     try:
         session = _session(args)
     except SourceError as exc:
-        print(f"heliograph: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _error(exc, exc.exit_code)
     if session is None:
         print(
             f"heliograph: no session {clean(args.session_id)!s}; 'heliograph sessions' lists them",
@@ -282,4 +342,10 @@ def run_show(args: argparse.Namespace) -> int:
     )
     print()
     print("\n".join(render_tree(session)))
+    shown, total = len(session["requests"]), session["total_requests"]
+    if shown < total:
+        print(
+            f"Showing the first {shown:,} of {total:,} requests by start time; "
+            f"{total - shown:,} left out. --limit N or --all shows more."
+        )
     return EXIT_OK

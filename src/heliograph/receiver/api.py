@@ -7,7 +7,9 @@ e.g. ``limit must be an integer from 1 to 1000, got 0``.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec
 
 import orjson
 
@@ -22,6 +24,8 @@ __all__ = ["MAX_QUERY_BODY_BYTES", "MAX_QUERY_LIMIT", "ReadApi"]
 MAX_QUERY_LIMIT = 1000
 MAX_QUERY_BODY_BYTES = 1024 * 1024
 
+_P = ParamSpec("_P")
+
 
 class QueryError(ValueError):
     """A query body is malformed; the message names the field."""
@@ -33,6 +37,21 @@ def ok(data: object) -> Response:
 
 def fail(status: int, message: str) -> Response:
     return json_response(status, {"data": None, "error": message})
+
+
+def bad_query_is_400(
+    handler: Callable[_P, Awaitable[Response]],
+) -> Callable[_P, Awaitable[Response]]:
+    """Answer 400 with the reason when the handler finds its query body malformed or too big."""
+
+    @functools.wraps(handler)
+    async def answer(*args: _P.args, **kwargs: _P.kwargs) -> Response:
+        try:
+            return await handler(*args, **kwargs)
+        except (QueryError, BodyTooLargeError) as exc:
+            return fail(400, str(exc))
+
+    return answer
 
 
 async def query_body(request: Request) -> dict[str, Any]:
@@ -96,14 +115,12 @@ class ReadApi:
     def __init__(self, store: Store) -> None:
         self._store = store
 
+    @bad_query_is_400
     async def query_requests(self, request: Request) -> Response:
-        try:
-            payload = await query_body(request)
-            filters = _filters(payload)
-            offset, limit = _page(payload)
-            descending = _descending(payload)
-        except (QueryError, BodyTooLargeError) as exc:
-            return fail(400, str(exc))
+        payload = await query_body(request)
+        filters = _filters(payload)
+        offset, limit = _page(payload)
+        descending = _descending(payload)
         items = await asyncio.to_thread(
             self._store.query_requests,
             filters,
@@ -119,15 +136,13 @@ class ReadApi:
             return fail(404, f"request {request_id} not found")
         return ok(item)
 
+    @bad_query_is_400
     async def query_sessions(self, request: Request) -> Response:
-        try:
-            payload = await query_body(request)
-            search = payload.get("search")
-            if search is not None and not isinstance(search, str):
-                raise QueryError(f"search must be a string, got {js_type(search)}")
-            offset, limit = _page(payload)
-        except (QueryError, BodyTooLargeError) as exc:
-            return fail(400, str(exc))
+        payload = await query_body(request)
+        search = payload.get("search")
+        if search is not None and not isinstance(search, str):
+            raise QueryError(f"search must be a string, got {js_type(search)}")
+        offset, limit = _page(payload)
         sessions = await asyncio.to_thread(
             self._store.query_sessions, search, offset=offset, limit=limit
         )

@@ -14,8 +14,10 @@ Routes (reads follow the read API's key rule; the static files hold no data):
   and an open event stream per tab would hold uvicorn's graceful shutdown for its whole
   timeout and need a streaming response the app does not otherwise have.
 - ``POST /v1/dashboard/sessions``: ``{"search", "offset", "limit"}`` → a page and a total.
-- ``POST /v1/dashboard/session``: ``{"session_id"}`` → summary, requests and path tree
-  (a body rather than a path segment, because session ids may contain ``/``).
+- ``POST /v1/dashboard/session``: ``{"session_id", "cursor", "limit"}`` → the summary and
+  path tree of the whole session, and a page of its requests, oldest first: at most
+  ``SESSION_PAGE`` (500), with a ``next_cursor`` for the rest (see ``views``). A body
+  rather than a path segment, because session ids may contain ``/``.
 - ``POST /v1/dashboard/requests``: ``{"filter", "cursor", "limit"}`` → a keyset page.
 """
 
@@ -26,11 +28,19 @@ import functools
 import importlib.resources
 from typing import Any
 
-from heliograph.receiver._http import BodyTooLargeError, Request, Response
-from heliograph.receiver.api import QueryError, fail, int_field, ok, query_body
+from heliograph.receiver._http import Request, Response
+from heliograph.receiver.api import (
+    QueryError,
+    bad_query_is_400,
+    fail,
+    int_field,
+    ok,
+    query_body,
+)
 from heliograph.receiver.store import Store
 from heliograph.receiver.validate import js_type
 from heliograph.receiver.views import (
+    SESSION_PAGE,
     RequestFilter,
     decode_cursor,
     latest_change,
@@ -139,6 +149,14 @@ def request_filter(raw: object) -> RequestFilter:
     )
 
 
+def _cursor(payload: dict[str, Any]) -> tuple[int, int] | None:
+    text = _optional_str(payload, "cursor")
+    try:
+        return None if text is None else decode_cursor(text)
+    except ValueError:
+        raise QueryError(f"cursor must be a next_cursor from a page, got {text!r}") from None
+
+
 class DashboardApi:
     """Handlers for ``/v1/dashboard/…``; every query runs in a worker thread."""
 
@@ -148,46 +166,34 @@ class DashboardApi:
     async def version(self, request: Request) -> Response:
         return ok({"version": await asyncio.to_thread(self._store.read, latest_change)})
 
+    @bad_query_is_400
     async def sessions(self, request: Request) -> Response:
-        try:
-            payload = await query_body(request)
-            search = _optional_str(payload, "search")
-            offset = int_field(payload, "offset", 0, 0, 2**62)
-            limit = int_field(payload, "limit", 50, 1, MAX_PAGE)
-        except (QueryError, BodyTooLargeError) as exc:
-            return fail(400, str(exc))
+        payload = await query_body(request)
+        search = _optional_str(payload, "search")
+        offset = int_field(payload, "offset", 0, 0, 2**62)
+        limit = int_field(payload, "limit", 50, 1, MAX_PAGE)
         query = functools.partial(sessions_page, search=search, offset=offset, limit=limit)
         return ok(await asyncio.to_thread(self._store.read, query))
 
+    @bad_query_is_400
     async def session(self, request: Request) -> Response:
-        try:
-            payload = await query_body(request)
-            session_id = payload.get("session_id")
-            if not isinstance(session_id, str) or not session_id:
-                raise QueryError(
-                    f"session_id must be a non-empty string, got {js_type(session_id)}"
-                )
-        except (QueryError, BodyTooLargeError) as exc:
-            return fail(400, str(exc))
-        query = functools.partial(session_detail, session_id=session_id)
+        payload = await query_body(request)
+        session_id = payload.get("session_id")
+        if not isinstance(session_id, str) or not session_id:
+            raise QueryError(f"session_id must be a non-empty string, got {js_type(session_id)}")
+        cursor = _cursor(payload)
+        limit = int_field(payload, "limit", SESSION_PAGE, 1, SESSION_PAGE)
+        query = functools.partial(session_detail, session_id=session_id, cursor=cursor, limit=limit)
         found = await asyncio.to_thread(self._store.read, query)
         if found is None:
             return fail(404, f"session {session_id} not found")
         return ok(found)
 
+    @bad_query_is_400
     async def requests(self, request: Request) -> Response:
-        try:
-            payload = await query_body(request)
-            where = request_filter(payload.get("filter"))
-            limit = int_field(payload, "limit", 50, 1, MAX_PAGE)
-            cursor_text = _optional_str(payload, "cursor")
-            try:
-                cursor = None if cursor_text is None else decode_cursor(cursor_text)
-            except ValueError:
-                raise QueryError(
-                    f"cursor must be a next_cursor from a page, got {cursor_text!r}"
-                ) from None
-        except (QueryError, BodyTooLargeError) as exc:
-            return fail(400, str(exc))
+        payload = await query_body(request)
+        where = request_filter(payload.get("filter"))
+        limit = int_field(payload, "limit", 50, 1, MAX_PAGE)
+        cursor = _cursor(payload)
         query = functools.partial(request_page, where=where, cursor=cursor, limit=limit)
         return ok(await asyncio.to_thread(self._store.read, query))

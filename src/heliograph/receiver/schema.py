@@ -20,9 +20,11 @@ __all__ = [
     "INSERT",
     "SCHEMA",
     "StoredRequest",
+    "USAGE_COLUMNS",
     "iso_ms",
     "request_item",
     "session_item",
+    "usage_fields",
 ]
 
 SCHEMA = """
@@ -54,6 +56,11 @@ CREATE TABLE IF NOT EXISTS requests (
     prompt_cache_write_tokens INTEGER
 );
 CREATE INDEX IF NOT EXISTS requests_by_session ON requests (session_id, request_created_at);
+-- Covers a session's path tree (views.session_tree): its totals per path are read from this
+-- index alone, never from the rows, whose large bodies sit before these columns.
+CREATE INDEX IF NOT EXISTS requests_by_session_path ON requests (
+    session_id, session_path, request_created_at, response_created_at, total_tokens, cost
+);
 CREATE INDEX IF NOT EXISTS requests_by_time ON requests (request_created_at);
 CREATE INDEX IF NOT EXISTS requests_by_user ON requests (user_id, request_created_at);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -115,6 +122,22 @@ INSERT = (
 )
 
 
+# A request's tokens and cost: given under their column names in every shape of a request.
+USAGE_COLUMNS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "prompt_cache_read_tokens",
+    "prompt_cache_write_tokens",
+    "cost",
+)
+
+
+def usage_fields(row: sqlite3.Row) -> dict[str, Any]:
+    """The ``USAGE_COLUMNS`` of ``row``, in that order, for the read API and the dashboard."""
+    return {name: row[name] for name in USAGE_COLUMNS}
+
+
 def iso_ms(epoch_ms: float) -> str:
     """``2024-05-01T12:00:00.123Z``: the form Helicone's API gives its timestamps in."""
     moment = _dt.datetime.fromtimestamp(epoch_ms / 1000, tz=_dt.UTC)
@@ -151,12 +174,7 @@ def request_item(row: sqlite3.Row) -> dict[str, Any]:
         "request_properties": orjson.loads(row["properties"]),
         "delay_ms": row["delay_ms"],
         "time_to_first_token": row["time_to_first_token"],
-        "prompt_tokens": row["prompt_tokens"],
-        "completion_tokens": row["completion_tokens"],
-        "total_tokens": row["total_tokens"],
-        "prompt_cache_read_tokens": row["prompt_cache_read_tokens"],
-        "prompt_cache_write_tokens": row["prompt_cache_write_tokens"],
-        "cost": row["cost"],
+        **usage_fields(row),
         "session_id": row["session_id"],
         "session_name": row["session_name"],
         "session_path": row["session_path"],

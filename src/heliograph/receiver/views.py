@@ -15,19 +15,34 @@ index, whatever the size of the database:
   whole tokens, would roughly double the database and would tokenise every 10 MB body
   on the insert path, which the receiver keeps cheap.
 
+- one session answers at most ``SESSION_PAGE`` (500) of its requests, oldest first,
+  paged by keyset (``request_created_at``, ``rowid``) over ``requests_by_session``; its
+  summary (the ``sessions`` row) and its path tree (one ``GROUP BY`` over the covering
+  ``requests_by_session_path``) cover the whole session whatever the page. A coding agent
+  logs tens of thousands of requests in one session: all of them would be tens of MB of
+  JSON, a page no one reads, and a read of every body (the columns a page shows sit after
+  the bodies in each row, so a row's bodies are read with it). 500 shows an ordinary
+  session whole, as before, in about 250 KB of JSON and a thousand list items (tree
+  leaves and waterfall rows), read in tens of milliseconds.
+
 Items here carry epoch milliseconds and no bodies (the request view reads the full
 item from ``/v1/request/{id}``), so a page stays small.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sqlite3
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
 
+from heliograph.receiver.schema import usage_fields
+
 __all__ = [
+    "SESSION_PAGE",
     "RequestFilter",
     "decode_cursor",
     "latest_change",
@@ -126,12 +141,7 @@ def request_item(row: sqlite3.Row) -> dict[str, Any]:
         "session_name": row["session_name"],
         "session_path": row["session_path"],
         "properties": orjson.loads(row["properties"]),
-        "prompt_tokens": row["prompt_tokens"],
-        "completion_tokens": row["completion_tokens"],
-        "total_tokens": row["total_tokens"],
-        "prompt_cache_read_tokens": row["prompt_cache_read_tokens"],
-        "prompt_cache_write_tokens": row["prompt_cache_write_tokens"],
-        "cost": row["cost"],
+        **usage_fields(row),
     }
 
 
@@ -217,20 +227,70 @@ def sessions_page(
     return {"items": [session_item(row) for row in rows], "total": int(total)}
 
 
-def session_detail(db: sqlite3.Connection, session_id: str) -> dict[str, Any] | None:
-    """A session's summary, its requests oldest first, and their ``Session-Path`` tree."""
-    summary = db.execute(
-        f"SELECT {_SESSION_COLUMNS} FROM sessions AS s WHERE s.session_id = ?", (session_id,)
-    ).fetchone()
-    if summary is None:
-        return None
-    rows = db.execute(
-        f"SELECT {_REQUEST_COLUMNS} FROM requests AS r WHERE r.session_id = ? "
-        "ORDER BY r.request_created_at, r.rowid",
-        (session_id,),
-    ).fetchall()
+SESSION_PAGE = 500  # the most requests one session answer carries (module docstring)
+
+# Per stored path, the totals of a session's tree: read from requests_by_session_path alone.
+_PATH_TOTALS = """
+    SELECT r.session_path, COUNT(*) AS requests, COALESCE(SUM(r.total_tokens), 0) AS tokens,
+           TOTAL(r.cost) AS cost, MIN(r.request_created_at) AS start_ms,
+           MAX(r.response_created_at) AS end_ms
+      FROM requests AS r WHERE r.session_id = ? GROUP BY r.session_path
+"""
+
+
+@contextlib.contextmanager
+def _snapshot(db: sqlite3.Connection) -> Iterator[None]:
+    """Run the reads inside in one read transaction, so they see the same rows."""
+    if db.in_transaction:
+        yield
+        return
+    db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.execute("COMMIT")
+
+
+def session_detail(
+    db: sqlite3.Connection,
+    session_id: str,
+    *,
+    cursor: tuple[int, int] | None = None,
+    limit: int = SESSION_PAGE,
+) -> dict[str, Any] | None:
+    """A session's summary and ``Session-Path`` tree, and up to ``limit`` of its requests.
+
+    The summary and the tree's totals cover the whole session; ``requests`` are the next
+    ``limit`` oldest first after ``cursor``, and ``next_cursor`` (None at the end) asks
+    for the ones after them. The tree lists the ids of this page's requests only.
+    """
+    with _snapshot(db):
+        summary = db.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions AS s WHERE s.session_id = ?",
+            (session_id,),
+        ).fetchone()
+        if summary is None:
+            return None
+        params: list[object] = [session_id]
+        after = ""
+        if cursor is not None:  # the index seeks straight to it: no earlier row is read
+            after = "AND (r.request_created_at, r.rowid) > (?, ?)"
+            params += cursor
+        rows = db.execute(
+            f"SELECT {_REQUEST_COLUMNS} FROM requests AS r WHERE r.session_id = ? {after} "
+            "ORDER BY r.request_created_at, r.rowid LIMIT ?",
+            [*params, limit + 1],
+        ).fetchall()
+        paths = db.execute(_PATH_TOTALS, (session_id,)).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
     requests = [request_item(row) for row in rows]
-    return {**session_item(summary), "requests": requests, "tree": session_tree(requests)}
+    return {
+        **session_item(summary),
+        "requests": requests,
+        "next_cursor": _cursor(rows[-1]) if more else None,
+        "tree": session_tree(paths, requests),
+    }
 
 
 def _node(name: str, path: str) -> dict[str, Any]:
@@ -238,6 +298,7 @@ def _node(name: str, path: str) -> dict[str, Any]:
         "name": name,
         "path": path,
         "request_ids": [],
+        "own_requests": 0,
         "children": [],
         "total_requests": 0,
         "total_tokens": 0,
@@ -247,35 +308,53 @@ def _node(name: str, path: str) -> dict[str, Any]:
     }
 
 
-def session_tree(requests: list[dict[str, Any]]) -> dict[str, Any]:
-    """The requests grouped by ``Helicone-Session-Path`` (``/plan/search``), as a tree.
+def _segments(session_path: str | None) -> list[str]:
+    return [segment for segment in (session_path or "").split("/") if segment]
 
-    Paths name kinds of work, not calls, so a node holds every request logged at its
-    path; its totals cover its whole subtree. A request without a path sits at the
-    root, ``/``, as Helicone's tree shows it.
+
+def _node_path(session_path: str | None) -> str:
+    """The node a ``Helicone-Session-Path`` falls in: ``plan//search/`` → ``/plan/search``."""
+    return "/" + "/".join(_segments(session_path))
+
+
+def session_tree(
+    path_totals: Iterable[sqlite3.Row], requests: Iterable[dict[str, Any]]
+) -> dict[str, Any]:
+    """A session's requests grouped by ``Helicone-Session-Path`` (``/plan/search``), as a tree.
+
+    Paths name kinds of work, not calls, so a node stands for every request logged at its
+    path: ``own_requests`` counts those, and the totals (``total_requests``, tokens, cost,
+    start and end) cover its whole subtree. They come from ``path_totals``, one row per
+    stored path (see ``_PATH_TOTALS``); ``request_ids`` lists those of ``requests`` (a
+    page) logged at the node's own path. A request without a path sits at the root,
+    ``/``, as Helicone's tree shows it. Children come in the order their work started.
     """
     root = _node("/", "/")
-    for item in requests:
+    nodes = {"/": root}
+    ordered = sorted(path_totals, key=lambda t: (t["start_ms"], _node_path(t["session_path"])))
+    for totals in ordered:
         node = root
         chain = [root]
-        for segment in [s for s in (item["session_path"] or "").split("/") if s]:
+        for segment in _segments(totals["session_path"]):
             child_path = f"{node['path'].rstrip('/')}/{segment}"
-            child = next((c for c in node["children"] if c["name"] == segment), None)
+            child = nodes.get(child_path)
             if child is None:
-                child = _node(segment, child_path)
+                child = nodes[child_path] = _node(segment, child_path)
                 node["children"].append(child)
             node = child
             chain.append(node)
-        node["request_ids"].append(item["request_id"])
+        node["own_requests"] += totals["requests"]
         for member in chain:
-            member["total_requests"] += 1
-            member["total_tokens"] += item["total_tokens"] or 0
-            member["total_cost"] += item["cost"] or 0.0
-            start, end = item["created_at_ms"], item["response_created_at_ms"]
+            member["total_requests"] += totals["requests"]
+            member["total_tokens"] += totals["tokens"]
+            member["total_cost"] += totals["cost"]
+            start, end = totals["start_ms"], totals["end_ms"]
             member["start_ms"] = (
                 start if member["start_ms"] is None else min(member["start_ms"], start)
             )
             member["end_ms"] = end if member["end_ms"] is None else max(member["end_ms"], end)
+    for item in requests:
+        nodes[_node_path(item["session_path"])]["request_ids"].append(item["request_id"])
     return root
 
 

@@ -29,7 +29,8 @@ async function call(method, path, body) {
 export const api = {
   version: () => call("GET", "/v1/dashboard/version"),
   sessions: (query) => call("POST", "/v1/dashboard/sessions", query),
-  session: (sessionId) => call("POST", "/v1/dashboard/session", { session_id: sessionId }),
+  session: (sessionId, cursor = null) =>
+    call("POST", "/v1/dashboard/session", { session_id: sessionId, cursor }),
   requests: (query) => call("POST", "/v1/dashboard/requests", query),
   request: (requestId) => call("GET", `/v1/request/${encodeURIComponent(requestId)}`),
 };

@@ -92,26 +92,29 @@ function sessionsView(params) {
 
 // -- one session ---------------------------------------------------------------------------
 
-function treeNode(node, byId) {
+function treeNode(node, byId, idsByPath) {
   const label = h("span", { class: "node-label" },
     h("strong", {}, node.path === "/" ? "/" : node.name),
-    ` · ${node.total_requests} request${node.total_requests === 1 ? "" : "s"} · `,
+    ` · ${fmtInt(node.total_requests)} request${node.total_requests === 1 ? "" : "s"} · `,
     `${fmtInt(node.total_tokens)} tokens · ${fmtCost(node.total_cost)} · `,
     fmtDuration(node.end_ms - node.start_ms));
-  const requests = node.request_ids.map((id) => {
+  const ids = idsByPath.get(node.path) ?? [];
+  const requests = ids.map((id) => {
     const r = byId.get(id);
     return h("li", { class: "leaf" }, link(`${r.model ?? "request"} at ${fmtTime(r.created_at_ms)}`, "request", id),
       ` · ${fmtInt(r.total_tokens)} tokens · ${fmtCost(r.cost)} · ${fmtDuration(r.delay_ms)}`);
   });
-  const children = node.children.map((child) => treeNode(child, byId));
+  const notLoaded = node.own_requests - ids.length;
+  if (notLoaded > 0) requests.push(h("li", { class: "leaf more" }, `… ${fmtInt(notLoaded)} more at this path, not loaded`));
+  const children = node.children.map((child) => treeNode(child, byId, idsByPath));
   return h("li", { "data-path": node.path }, label,
     requests.length || children.length ? h("ul", {}, requests, children) : null);
 }
 
-function timeline(session) {
+function timeline(session, requests) {
   const start = session.created_at_ms;
   const span = Math.max(1, session.latest_response_created_at_ms - start);
-  const rows = session.requests.map((r) => {
+  const rows = requests.map((r) => {
     const bar = h("span", { class: r.status >= 200 && r.status < 300 ? "bar" : "bar bar-error", "aria-hidden": "true" });
     // CSSOM, not a style attribute: the CSP allows only this origin's stylesheets.
     bar.style.marginLeft = `${((r.created_at_ms - start) / span) * 100}%`;
@@ -124,11 +127,31 @@ function timeline(session) {
   return h("ol", { class: "timeline", "aria-label": "Requests on a timeline from the session's start" }, rows);
 }
 
+// A session answers a page of its requests (the receiver caps it), oldest first, with the
+// summary and tree of the whole session. The view keeps the pages loaded so far.
+function addPage(loaded, page) {
+  const walk = (node) => {
+    const ids = loaded.idsByPath.get(node.path) ?? [];
+    loaded.idsByPath.set(node.path, ids.concat(node.request_ids));
+    node.children.forEach(walk);
+  };
+  walk(page.tree);
+  loaded.requests.push(...page.requests);
+  loaded.session = page;
+  loaded.cursor = page.next_cursor;
+}
+
 function sessionView(sessionId) {
   replace(main, heading("Session"), h("p", {}, "Loading…"));
-  async function render() {
-    const s = await api.session(sessionId);
-    const byId = new Map(s.requests.map((r) => [r.request_id, r]));
+  let loaded = null; // { session, requests, idsByPath, cursor }
+
+  function draw(focusMore) {
+    const s = loaded.session;
+    const byId = new Map(loaded.requests.map((r) => [r.request_id, r]));
+    const more = loaded.cursor
+      ? h("button", { type: "button", id: "load-more" }, "Load more requests")
+      : null;
+    more?.addEventListener("click", loadMore);
     replace(main,
       heading(s.session_name ?? "(unnamed session)"),
       facts([
@@ -140,13 +163,45 @@ function sessionView(sessionId) {
         ["Started", fmtTime(s.created_at_ms)],
         ["Last activity", fmtTime(s.latest_request_created_at_ms)],
       ], "Session summary"),
+      h("p", { id: "session-shown", class: "shown" },
+        `Showing ${fmtInt(loaded.requests.length)} of ${fmtInt(s.total_requests)} requests, oldest first`,
+        loaded.cursor ? "; totals and the path tree count them all." : "."),
       h("section", { "aria-labelledby": "tree-title" },
         h("h2", { id: "tree-title" }, "Session path tree"),
-        h("ul", { class: "tree", "aria-label": "Requests by Helicone-Session-Path" }, treeNode(s.tree, byId))),
+        h("ul", { class: "tree", "aria-label": "Requests by Helicone-Session-Path" },
+          treeNode(s.tree, byId, loaded.idsByPath))),
       h("section", { "aria-labelledby": "timeline-title" },
-        h("h2", { id: "timeline-title" }, "Timeline"), timeline(s)),
+        h("h2", { id: "timeline-title" }, "Timeline"), timeline(s, loaded.requests)),
+      more ? h("p", { class: "pager" }, more) : null,
       h("p", {}, h("a", { href: `#/requests?session_id=${encodeURIComponent(sessionId)}` },
         "All requests of this session, with filters")));
+    if (focusMore) (more ?? document.getElementById("session-shown")).focus();
+  }
+
+  async function loadMore() {
+    const button = document.getElementById("load-more");
+    if (button) button.disabled = true;
+    const cursor = loaded.cursor;
+    try {
+      const page = await api.session(sessionId, cursor);
+      if (loaded.cursor === cursor) addPage(loaded, page); // else a live update got there first
+      draw(true);
+    } catch (error) {
+      if (button) button.disabled = false;
+      append(main, errorBox(error));
+    }
+  }
+
+  async function render() {
+    // Again from the start (a live update): as many requests as were on screen.
+    const shown = loaded?.requests.length ?? 0;
+    const next = { session: null, requests: [], idsByPath: new Map(), cursor: null };
+    addPage(next, await api.session(sessionId));
+    while (next.cursor && next.requests.length < shown) {
+      addPage(next, await api.session(sessionId, next.cursor));
+    }
+    loaded = next;
+    draw(false);
   }
   return { render, live: true };
 }
