@@ -8,7 +8,6 @@ raises into the caller: a bad argument or a full disk is logged and counted.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
@@ -288,6 +287,8 @@ class ManualLogger:
         return self._pipeline.flush(timeout)
 
     async def aflush(self, timeout: float = 10.0) -> DeliveryReport:
+        import asyncio  # here: a program without async code never loads it
+
         return await asyncio.to_thread(self._pipeline.flush, timeout)
 
     def close(self, timeout: float | None = None) -> DeliveryReport:
@@ -299,6 +300,8 @@ class ManualLogger:
         return self._pipeline.close(self.config.exit_timeout_s if timeout is None else timeout)
 
     async def aclose(self, timeout: float | None = None) -> DeliveryReport:
+        import asyncio
+
         return await asyncio.to_thread(self.close, timeout)
 
     def __enter__(self) -> ManualLogger:

@@ -19,9 +19,9 @@ that carries content, on a monotonic clock.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
+import sys
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from typing import Any, Generic, TypeVar
@@ -202,9 +202,16 @@ async def _abytes(response: Any) -> AsyncIterator[bytes]:
 
 def end_for(error: BaseException) -> StreamEnd:
     """How an exception ends a call: cancellation (asyncio, Ctrl-C) or an error."""
-    if isinstance(error, asyncio.CancelledError | KeyboardInterrupt):
+    if isinstance(error, KeyboardInterrupt) or _is_asyncio_cancellation(error):
         return StreamEnd.CANCELLED
     return StreamEnd.ERROR
+
+
+def _is_asyncio_cancellation(error: BaseException) -> bool:
+    # Without importing asyncio (~30 ms) into programs that never use it: if it is not
+    # loaded, nothing can have raised its CancelledError.
+    exceptions = sys.modules.get("asyncio.exceptions")
+    return exceptions is not None and isinstance(error, exceptions.CancelledError)
 
 
 class _Recording(Generic[T]):
@@ -212,9 +219,15 @@ class _Recording(Generic[T]):
 
     _recorder: StreamRecorder
     _source: Any
+    _exhausted: type[Exception]  # how the source ends: StopIteration or StopAsyncIteration
 
-    def _failed(self, error: BaseException) -> None:
-        self._recorder.finish(end_for(error), error)
+    def _ended(self, error: BaseException) -> None:
+        """The source raised ``error``: it is exhausted (completed), or failed, or was
+        cancelled (``end_for``)."""
+        if isinstance(error, self._exhausted):
+            self._recorder.finish(StreamEnd.COMPLETED)
+        else:
+            self._recorder.finish(end_for(error), error)
 
     def __getattr__(self, name: str) -> Any:
         # Everything else (e.g. an SDK stream's .response) behaves as on the source.
@@ -231,6 +244,8 @@ class _Recording(Generic[T]):
 class RecordedStream(_Recording[T]):
     """Iterate ``source`` exactly as before; the stream is logged when it ends."""
 
+    _exhausted = StopIteration
+
     def __init__(self, source: Iterable[T], recorder: StreamRecorder) -> None:
         self._source = source
         self._iterator: Iterator[T] = iter(source)
@@ -242,11 +257,8 @@ class RecordedStream(_Recording[T]):
     def __next__(self) -> T:
         try:
             item = next(self._iterator)
-        except StopIteration:
-            self._recorder.finish(StreamEnd.COMPLETED)
-            raise
         except BaseException as exc:
-            self._failed(exc)
+            self._ended(exc)
             raise
         self._recorder.on_chunk(item)
         return item
@@ -268,6 +280,8 @@ class RecordedStream(_Recording[T]):
 class AsyncRecordedStream(_Recording[T]):
     """``RecordedStream`` for async iterators; asyncio cancellation is logged as cancelled."""
 
+    _exhausted = StopAsyncIteration
+
     def __init__(self, source: AsyncIterable[T], recorder: StreamRecorder) -> None:
         self._source = source
         self._iterator: AsyncIterator[T] = aiter(source)
@@ -279,16 +293,15 @@ class AsyncRecordedStream(_Recording[T]):
     async def __anext__(self) -> T:
         try:
             item = await anext(self._iterator)
-        except StopAsyncIteration:
-            self._recorder.finish(StreamEnd.COMPLETED)
-            raise
         except BaseException as exc:
-            self._failed(exc)
+            self._ended(exc)
             raise
         self._recorder.on_chunk(item)
         return item
 
     async def aclose(self) -> None:
+        import asyncio  # here, not at module level: a program without async code never loads it
+
         self._recorder.finish(StreamEnd.CLOSED)
         for name in ("aclose", "close"):
             close = getattr(self._source, name, None)

@@ -26,18 +26,18 @@ import argparse
 import logging
 import logging.handlers
 import os
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from heliograph.capture.agents.claude_code import Progress, export_transcript
 from heliograph.capture.agents.claude_code_state import ClaudeCodeState, SessionState
 from heliograph.config import Config
-from heliograph.pipeline import Pipeline
 from heliograph.privacy import PRIVACY_ENV, PrivacyFilter
+
+if TYPE_CHECKING:
+    from heliograph.pipeline import Pipeline
 
 __all__ = ["register", "run"]
 
@@ -170,6 +170,8 @@ def _hook(args: argparse.Namespace) -> None:
 
 
 def _spawn_export(args: argparse.Namespace, folder: Path) -> None:
+    import subprocess  # only Stop/SessionEnd-like events need it, not every hook run
+
     command = [sys.executable, "-m", "heliograph", "claude-code", "export", "--detached"]
     command += ["--state-dir", str(folder)]
     if args.spool_dir is not None:
@@ -188,7 +190,9 @@ def _spawn_export(args: argparse.Namespace, folder: Path) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    # Imported here: the hook, which runs on every event, needs none of the pipeline.
     from heliograph.cli.main import EXIT_INCOMPLETE, EXIT_OK
+    from heliograph.pipeline import Pipeline
 
     state = ClaudeCodeState(_state_dir(args))
     state.ensure()
@@ -243,6 +247,8 @@ def _export_sessions(
 def _export_one(
     session_id: str, session: SessionState, privacy: PrivacyFilter, pipeline: Pipeline
 ) -> int:
+    from heliograph.capture.agents.claude_code import Progress, export_transcript
+
     path = Path(session.transcript)
     try:
         with path.open("rb") as transcript:

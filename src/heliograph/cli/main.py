@@ -14,9 +14,9 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 from heliograph._version import __version__
-from heliograph.cli import claude_code, opencode, relay, sessions
 from heliograph.errors import HeliographError
 
 __all__ = ["main"]
@@ -26,7 +26,22 @@ EXIT_INCOMPLETE = 1
 EXIT_USAGE = 2
 
 
-def _parser() -> argparse.ArgumentParser:
+def _command_modules(argv: Sequence[str]) -> tuple[ModuleType, ...]:
+    """The command modules to register: all of them, but for ``claude-code`` only its own.
+
+    ``claude-code hook`` runs on every Claude Code hook event, and the other modules
+    import an HTTP client and package resources it never uses.
+    """
+    from heliograph.cli import claude_code
+
+    if argv and argv[0] == "claude-code":
+        return (claude_code,)
+    from heliograph.cli import opencode, relay, sessions
+
+    return (relay, sessions, opencode, claude_code)
+
+
+def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="heliograph",
         description="Capture LLM telemetry and deliver it to Helicone in the background.",
@@ -142,13 +157,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep-serving", action="store_true", help="keep the receiver running")
 
     # Each of these modules adds its commands and sets ``run`` to the function that runs them.
-    for module in (relay, sessions, opencode, claude_code):
+    for module in _command_modules(argv):
         module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import math
 import random
 import time
@@ -27,6 +26,8 @@ def parse_retry_after(value: str | None, max_s: float = 3600.0) -> float | None:
     try:
         seconds = float(text)
     except ValueError:
+        import email.utils  # only for an HTTP-date, which servers rarely send
+
         try:
             moment = email.utils.parsedate_to_datetime(text)
         except (TypeError, ValueError):

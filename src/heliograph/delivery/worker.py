@@ -29,7 +29,6 @@ from pathlib import Path
 
 from heliograph._ratelimit import RateLimitedLogger
 from heliograph.config import Config
-from heliograph.delivery.enrich import enrich
 from heliograph.delivery.outcome import Outcome, OutcomeKind, Transport
 from heliograph.delivery.report import DeliveryReport, DeliveryStats
 from heliograph.delivery.retry import backoff_s
@@ -369,6 +368,11 @@ class DeliveryWorker:
                 return
             try:
                 if item.outgoing is None:
+                    # Imported here, on a sender thread, like the transport: its pricing
+                    # table, stream parsers and token counter take ~15 ms to import,
+                    # which neither ``import heliograph`` nor a caller's log should pay.
+                    from heliograph.delivery.enrich import enrich
+
                     item.outgoing = enrich(
                         item.record, estimate_tokens=self._config.estimate_tokens
                     )

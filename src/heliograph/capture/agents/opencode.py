@@ -397,28 +397,16 @@ class OpenCodeCollector:
         provider = Provider.ANTHROPIC if anthropic else (
             Provider.OPENAI if provider_id == "openai" else Provider.CUSTOM
         )  # fmt: skip
-        return Record(
-            request_id=request_id,
-            request=request,
-            response_json=response,
-            start_ms=start,
-            end_ms=max(end, start),
-            status=status,
-            provider=provider,
-            ttft_ms=self._first_output_ms(step, created, start),
-            headers=helicone_headers(
-                **session,
-                session_path=path,
-                request_id=request_id,
-                properties={
-                    "opencode-session": session_id,
-                    "opencode-agent": info.get("agent") or info.get("mode"),
-                    "opencode-provider": provider_id or None,
-                },
-            ),
-            cost_usd=cost,
-            notes=notes,
-        )
+        properties = {
+            "opencode-session": session_id,
+            "opencode-agent": info.get("agent") or info.get("mode"),
+            "opencode-provider": provider_id or None,
+        }
+        return _session_record(
+            request_id, request, response, notes, start=start, end=end, status=status,
+            provider=provider, session=session, path=path, properties=properties,
+            ttft_ms=self._first_output_ms(step, created, start), cost_usd=cost,
+        )  # fmt: skip
 
     def _tool_record(
         self,
@@ -453,22 +441,11 @@ class OpenCodeCollector:
             status = -3
         request, response, notes = fit(request, response)
         request_id = stable_id(f"opencode:{session_id}:{message.info['id']}:{part['id']}")
-        return Record(
-            request_id=request_id,
-            request=request,
-            response_json=response,
-            start_ms=start,
-            end_ms=max(end, start),
-            status=status,
-            provider=Provider.CUSTOM,
-            headers=helicone_headers(
-                **session,
-                session_path=f"{path}/tool-{name}",
-                request_id=request_id,
-                properties={"opencode-session": session_id},
-            ),
-            notes=notes,
-        )
+        return _session_record(
+            request_id, request, response, notes, start=start, end=end, status=status,
+            provider=Provider.CUSTOM, session=session, path=f"{path}/tool-{name}",
+            properties={"opencode-session": session_id},
+        )  # fmt: skip
 
     def _part_ms(self, message: _Message, part: JSON, reference_ms: float) -> float:
         seen = message.seen_ms.get(str(part.get("id")))
@@ -487,6 +464,41 @@ class OpenCodeCollector:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _session_record(
+    request_id: str,
+    request: JSON,
+    response: JSON,
+    notes: list[str],
+    *,
+    start: float,
+    end: float,
+    status: int,
+    provider: str,
+    session: Mapping[str, str | None],
+    path: str,
+    properties: Mapping[str, object],
+    ttft_ms: float | None = None,
+    cost_usd: float | None = None,
+) -> Record:
+    """One record of an OpenCode session (an LLM call or a tool run), at ``path`` in it,
+    ending no earlier than it starts."""
+    return Record(
+        request_id=request_id,
+        request=request,
+        response_json=response,
+        start_ms=start,
+        end_ms=max(end, start),
+        status=status,
+        provider=provider,
+        ttft_ms=ttft_ms,
+        headers=helicone_headers(
+            **session, session_path=path, request_id=request_id, properties=properties
+        ),
+        cost_usd=cost_usd,
+        notes=notes,
+    )
 
 
 def _unwrap(event: object) -> JSON | None:

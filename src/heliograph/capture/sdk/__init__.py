@@ -54,12 +54,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from heliograph.capture.sdk._core import Instrumentation, LogsBuilders
-from heliograph.capture.sdk.anthropic import instrument_anthropic
-from heliograph.capture.sdk.openai import instrument_openai
 from heliograph.errors import UsageError
+
+if TYPE_CHECKING:
+    from heliograph.capture.sdk._core import LogsBuilders
 
 __all__ = ["instrument", "set_default_logger_factory", "uninstrument"]
 
@@ -115,6 +115,12 @@ def instrument(client: C, logger: LogsBuilders | None = None, *, include_usage: 
     nothing (``uninstrument`` it first to change the logger). See the module docstring
     for what is logged and ``include_usage``.
     """
+    # Imported here, not with the package: ``import heliograph`` registers the default
+    # logger through this module, and only a program that instruments needs the rest.
+    from heliograph.capture.sdk._core import Instrumentation
+    from heliograph.capture.sdk.anthropic import instrument_anthropic
+    from heliograph.capture.sdk.openai import instrument_openai
+
     kind = _kind(client)
     if kind is None:
         raise UsageError(
@@ -145,6 +151,8 @@ def uninstrument(client: C) -> C:
     are). Does nothing to a client that is not instrumented. Returns ``client``."""
     if _kind(client) is None:
         raise UsageError(f"heliograph.uninstrument() takes an SDK client, got {type(client)!r}")
+    from heliograph.capture.sdk._core import Instrumentation
+
     state: Any = getattr(client, _STATE, None)
     if isinstance(state, Instrumentation):
         state.restore()
