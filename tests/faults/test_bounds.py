@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -44,3 +46,39 @@ def test_age_bound_evicts_segments_older_than_max_age(spool_dir: Path) -> None:
     report = logger.close(timeout=0)
     assert report.dropped == {"evicted_age": 30}
     assert spool_status(spool_dir).pending == 0
+
+
+def test_size_bound_waits_while_another_process_has_the_eviction_turn(spool_dir: Path) -> None:
+    """Two processes measuring the folder at once would each evict enough to meet the bound
+    alone; so a process skips its size pass while another holds the turn, and measures
+    afresh once the turn is free."""
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_EVICTION_TURN, str(spool_dir / "eviction.lock")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        logger = ManualLogger(logging_endpoint="http://127.0.0.1:9", spool_dir=spool_dir,
+                              max_segment_bytes=20_000, max_spool_bytes=100_000)  # fmt: skip
+        for i in range(400):  # ~500 KB against a 100 KB bound, with the endpoint down
+            logger.log_single_request(REQUEST, "x", idempotency_key=f"turn-{i}")
+        while_held = logger.flush(timeout=1.5)  # housekeeping runs at least once
+        assert "evicted_size" not in while_held.dropped
+        assert folder_bytes(spool_dir) > 400_000
+    finally:
+        holder.communicate("")  # the holder exits, and its lock goes with it
+    after = logger.flush(timeout=1.5)
+    report = logger.close(timeout=0)
+    assert after.dropped["evicted_size"] > 0
+    assert folder_bytes(spool_dir) <= 100_000 + 20_000
+    assert spool_status(spool_dir).lost == {"evicted_size": report.dropped["evicted_size"]}
+
+
+HOLD_EVICTION_TURN = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.read()
+"""

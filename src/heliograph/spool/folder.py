@@ -14,6 +14,7 @@ import dataclasses
 import fcntl
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from heliograph.errors import SpoolError
@@ -57,6 +58,7 @@ class SpoolFolder:
         self.dead_letters_path = self.root / "dead-letters.jsonl"
         self.corrupt_dir = self.root / "corrupt"
         self.ledger_path = self.root / "ledger.jsonl"
+        self.eviction_lock_path = self.root / "eviction.lock"
         self.lock = threading.Lock()
         self.held: dict[str, HeldSegment] = {}
         self._pid = os.getpid()
@@ -98,6 +100,30 @@ class SpoolFolder:
             held = list(self.held.values())
         for segment in held:
             self.release(segment)
+
+    @contextlib.contextmanager
+    def eviction_turn(self) -> Iterator[bool]:
+        """Take the folder's eviction turn if no other process has it; yields whether we did.
+
+        Each process measures the whole folder against the size bound but can delete only
+        the segments it holds. Two processes measuring at once would each delete enough to
+        meet the bound alone. Taking turns, the second one measures after the first has
+        deleted; a process that finds the turn taken skips its pass and never waits.
+        """
+        try:
+            fd = os.open(self.eviction_lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        except OSError:
+            yield True  # no lock file (read-only root, say): evict alone, as before
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)  # drops the lock
 
     def try_claim(self, name: str) -> HeldSegment | None:
         """Hold a segment no live process holds, or return ``None``."""

@@ -142,7 +142,8 @@ class SpoolReader:
         """Delete held, sealed segments past the age or size bound, oldest first.
 
         Returns the unacknowledged records lost, by reason (``evicted_age``,
-        ``evicted_size``). Segments with records in flight are left for the next pass.
+        ``evicted_size``). Segments with records in flight are left for the next pass, and
+        so is the size bound while another process is evicting (``eviction_turn``).
         """
         lost: dict[str, int] = {}
         now = time.time()
@@ -155,13 +156,14 @@ class SpoolReader:
             if age > max_age_s:
                 lost["evicted_age"] = lost.get("evicted_age", 0) + self._evict(segment, "age")
                 candidates.remove(segment)
-        total = _folder_bytes(self._folder)
-        for segment in candidates:
-            if total <= max_bytes:
-                break
-            size = self._size(segment)
-            lost["evicted_size"] = lost.get("evicted_size", 0) + self._evict(segment, "size")
-            total -= size
+        with self._folder.eviction_turn() as our_turn:
+            total = _folder_bytes(self._folder) if our_turn and candidates else 0
+            for segment in candidates:
+                if total <= max_bytes:
+                    break
+                size = self._size(segment)
+                lost["evicted_size"] = lost.get("evicted_size", 0) + self._evict(segment, "size")
+                total -= size
         return {reason: count for reason, count in lost.items() if count}
 
     def _evict(self, segment: HeldSegment, bound: str) -> int:
