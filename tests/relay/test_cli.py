@@ -18,13 +18,14 @@ from tests.support import wait_for
 from tests.transports.helpers import make_message
 
 
+@pytest.mark.parametrize("destination", ["valhalla", "helicone"])
 def test_relay_command_forwards_sqs_to_the_receiver_until_sigterm(
-    sqs_server: SqsServer, sink: ReceiverThread
+    sqs_server: SqsServer, sink: ReceiverThread, destination: str
 ) -> None:
     queue_url = sqs_server.create_queue()
     env = {**os.environ, **sqs_server.env(queue_url)}
     command = [sys.executable, "-m", "heliograph", "relay", "--from", "sqs",
-               "--to", "valhalla", "--url", sink.url]  # fmt: skip
+               "--to", destination, "--url", sink.url]  # fmt: skip
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
     try:
         producer = SqsProducer(SqsSettings.from_env(sqs_server.env(queue_url)))

@@ -22,7 +22,7 @@ from heliograph.config import Config
 from heliograph.delivery.outcome import OutcomeKind
 from heliograph.model.ids import stable_id
 from heliograph.receiver import ReceiverThread
-from heliograph.relay.forward import ValhallaForwarder
+from heliograph.relay.forward import HeliconeForwarder, ValhallaForwarder
 from heliograph.relay.kafka import KafkaRelay
 from heliograph.relay.sqs import SqsRelay
 from heliograph.transports.kafka import KafkaProducer, KafkaSettings, encode_value
@@ -61,20 +61,24 @@ def kafka_relay(broker: Broker, topic: str, url: str, **kwargs: Any) -> KafkaRel
     )
 
 
-def sqs_relay(server: SqsServer, queue_url: str, url: str, **kwargs: Any) -> SqsRelay:
+def sqs_relay(
+    server: SqsServer, queue_url: str, url: str, to: str = "valhalla", **kwargs: Any
+) -> SqsRelay:
     kwargs.setdefault("initial_backoff_s", 0.05)
     kwargs.setdefault("max_backoff_s", 0.2)
-    return SqsRelay(
-        SqsSettings.from_env(server.env(queue_url)),
-        ValhallaForwarder(url, Config(attempt_timeout_s=2.0)),
-        **kwargs,
-    )
+    config = Config(endpoint=url, attempt_timeout_s=2.0)
+    forwarder = HeliconeForwarder(config) if to == "helicone" else ValhallaForwarder(url, config)
+    return SqsRelay(SqsSettings.from_env(server.env(queue_url)), forwarder, **kwargs)
+
+
+SESSION = {"Helicone-Session-Id": "relay-session", "Helicone-Session-Path": "/relay",
+           "Helicone-Property-Team": "queues"}  # fmt: skip
 
 
 def log_records(logger: ManualLogger, count: int) -> None:
     for n in range(count):
         logger.log_single_request(
-            {"model": "gpt-4o-mini", "n": n}, {"answer": n}, idempotency_key=f"relay-{n}"
+            {"model": "gpt-4o-mini", "n": n}, {"answer": n}, SESSION, idempotency_key=f"relay-{n}"
         )
     logger.log_single_request({"model": "gpt-4o-mini"}, BIG, idempotency_key="relay-big")
     report = logger.flush(timeout=20.0)
@@ -122,6 +126,35 @@ def test_sqs_producer_to_relay_to_receiver_delivers_each_record_once(
         assert wait_for(lambda: sink.store.count() == 11)
     assert relay.stats.snapshot() == {"forwarded": 11}
     assert_big_body_arrived(sink)
+
+
+def test_sqs_relay_to_the_helicone_api_delivers_each_record_once_as_logged(
+    sqs_server: SqsServer,
+    sink: ReceiverThread,
+    make_logger: Callable[..., ManualLogger],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--to helicone``: each queued message becomes the async log it started as, posted to
+    Helicone's API under the key it was logged with, bodies and session headers intact."""
+    queue_url = sqs_server.create_queue()
+    for name, value in {**sqs_server.env(queue_url), "QUEUE_PROVIDER": "sqs"}.items():
+        monkeypatch.setenv(name, value)
+    log_records(make_logger("http://127.0.0.1:9", transport="queue"), 10)
+
+    relay = sqs_relay(sqs_server, queue_url, sink.url, to="helicone")
+    with running(relay):
+        assert wait_for(lambda: sink.store.count() == 11)
+    assert relay.stats.snapshot() == {"forwarded": 11}
+    assert_big_body_arrived(sink)
+    row = sink.store.get_request(stable_id("request:relay-7"))
+    assert row is not None
+    assert row["request_body"] == {"model": "gpt-4o-mini", "n": 7}
+    assert orjson.loads(row["response_body"]) == {"answer": 7}
+    assert (row["session_id"], row["session_path"]) == ("relay-session", "/relay")
+    # Keyed as Helicone keys them: the lower-cased property name, and the session keys.
+    expected = {"team": "queues", "Helicone-Session-Id": "relay-session",
+                "Helicone-Session-Path": "/relay"}  # fmt: skip
+    assert row["request_properties"] == expected
 
 
 def test_two_kafka_relays_share_the_partitions_and_forward_nothing_twice(
