@@ -18,6 +18,11 @@ not delivered by then stays in the spool; the next exporter, ``heliograph flush`
 ``export`` can also be run by hand: with ``--transcript PATH`` it (re-)exports one
 transcript, otherwise every session the hooks announced. Re-running it never duplicates:
 request ids come from Claude Code's ids.
+
+Subagents (the ``Agent`` tool) write their own transcripts, ``<session>/subagents/
+agent-<id>.jsonl`` beside the session's; the exporter finds them there (the hook still
+records only the session's ids) and exports each complete turn of one once the turn that
+launched it is exported, under that call's path, with offsets of their own.
 """
 
 from __future__ import annotations
@@ -32,6 +37,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from heliograph.capture.agents.claude_code import (
+    Export,
+    Progress,
+    export_subagent,
+    export_transcript,
+)
 from heliograph.capture.agents.claude_code_state import ClaudeCodeState, SessionState
 from heliograph.config import Config
 from heliograph.privacy import PRIVACY_ENV, PrivacyFilter
@@ -247,28 +258,95 @@ def _export_sessions(
 def _export_one(
     session_id: str, session: SessionState, privacy: PrivacyFilter, pipeline: Pipeline
 ) -> int:
-    from heliograph.capture.agents.claude_code import Progress, export_transcript
-
     path = Path(session.transcript)
-    try:
-        with path.open("rb") as transcript:
-            size = os.fstat(transcript.fileno()).st_size
-            if size < session.progress.offset:  # rewritten: start over, ids dedupe
-                session.progress = Progress(name=session.progress.name)
-            transcript.seek(session.progress.offset)
-            data = transcript.read()
-    except FileNotFoundError:
+    data, session.progress = _tail(path, session.progress)
+    if data is None:
         if not session.ended:
             log.warning("transcript %s of session %s is gone", path, session_id)
             session.ended = True
         return 0
     result = export_transcript(data, session_id, session.progress, privacy, final=session.ended)
+    if not _spool(result, path, session_id, pipeline):
+        return len(result.records)
+    session.progress = result.progress  # on disk now: safe to move past these turns
+    session.launches.update(result.launches)
+    session.agent_links.update(result.agents)
+    return len(result.records) + _export_agents(session_id, session, privacy, pipeline)
+
+
+def _tail(path: Path, progress: Progress) -> tuple[bytes | None, Progress]:
+    """The transcript from ``progress.offset`` on (None if it is gone); a file shorter than
+    the offset was rewritten, and is read from the start (ids dedupe)."""
+    try:
+        with path.open("rb") as transcript:
+            size = os.fstat(transcript.fileno()).st_size
+            if size < progress.offset:
+                progress = Progress(name=progress.name)
+            transcript.seek(progress.offset)
+            return transcript.read(), progress
+    except FileNotFoundError:
+        return None, progress
+
+
+def _spool(result: Export, path: Path, session_id: str, pipeline: Pipeline) -> bool:
+    """Submit every record; True once all of them are on disk."""
     if result.bad_lines:
         log.warning("skipped %d unreadable lines in %s", result.bad_lines, path)
     submitted = [pipeline.submit(record) for record in result.records]  # every one, no short-cut
-    accepted = all(submitted)
-    if accepted and pipeline.spool.buffered == 0:
-        session.progress = result.progress  # on disk now: safe to move past these turns
-    else:
-        log.warning("the spool did not take session %s's records; they will be re-read", session_id)
-    return len(result.records)
+    if all(submitted) and pipeline.spool.buffered == 0:
+        return True
+    log.warning("the spool did not take session %s's records; they will be re-read", session_id)
+    return False
+
+
+def _export_agents(
+    session_id: str, session: SessionState, privacy: PrivacyFilter, pipeline: Pipeline
+) -> int:
+    """Export the subagent transcripts whose launching call is exported (nested ones after
+    their parent); once the session ended, an agent whose launch is unknown goes under the
+    session's root rather than nowhere."""
+    folder = Path(session.transcript).with_suffix("") / "subagents"
+    if not folder.is_dir():
+        return 0
+    pending = {
+        f.name[len("agent-") : -len(".jsonl")]: f for f in sorted(folder.rglob("agent-*.jsonl"))
+    }
+    name = session.progress.name or f"Claude Code {session_id[:8]}"
+    exported = 0
+    while pending:
+        ready: dict[str, str | None] = {}
+        for agent_id, path in pending.items():
+            tool_id = _launched_by(path, agent_id, session)
+            if tool_id in session.launches:
+                ready[agent_id] = session.launches[tool_id]
+        if not ready:
+            if not session.ended:
+                break  # the rest wait for their launching turns
+            ready = {next(iter(pending)): None}  # launched from nowhere we know: the root
+        for agent_id, parent in ready.items():
+            path = pending.pop(agent_id)
+            data, progress = _tail(path, session.agents.get(agent_id, Progress()))
+            if data is None:
+                continue
+            result = export_subagent(
+                data, session_id, agent_id, parent, name, progress, privacy, final=session.ended
+            )
+            exported += len(result.records)
+            if not _spool(result, path, session_id, pipeline):
+                return exported
+            session.agents[agent_id] = result.progress
+            session.launches.update(result.launches)
+            session.agent_links.update(result.agents)
+    return exported
+
+
+def _launched_by(path: Path, agent_id: str, session: SessionState) -> str | None:
+    """The tool_use id that started a subagent: from its ``.meta.json``, or else from the
+    ``agentId`` in the launching tool's result."""
+    try:
+        meta = orjson.loads(path.with_name(f"agent-{agent_id}.meta.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        meta = None
+    if isinstance(meta, dict) and isinstance(meta.get("toolUseId"), str):
+        return str(meta["toolUseId"])
+    return session.agent_links.get(agent_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from heliograph.capture.agents.claude_code import Progress, export_transcript
+from heliograph.capture.agents.claude_code import Progress, export_subagent, export_transcript
 from heliograph.model.ids import stable_id
 from heliograph.privacy import PrivacyFilter
 from heliograph.receiver import ReceiverThread
@@ -224,6 +225,133 @@ def test_secrets_are_masked_and_metadata_only_keeps_no_text() -> None:
     assert bare.records[1].request["toolName"] == "Read"
 
 
+# -- subagents: a real Claude Code 2.1.197 session that used the Agent tool ---------------
+#
+# Saved from the real CLI (``claude -p`` against the fake provider, scripted like
+# ``ClaudeRun.run_agent``): the session's transcript, and beside it the subagent's own
+# transcript and meta file, ``<session>/subagents/agent-<agentId>.jsonl`` / ``.meta.json``.
+
+AGENT_DATA = Path(__file__).parent / "data" / "claude-code-2.1.197-agent"
+AGENT_SESSION = "3eadfcc3-0c65-4eb7-b633-1f00bb89e71b"
+AGENT_ID = "adf470cec7f7e5630"
+AGENT_TOOL = "toolu_a45baa2bcd344d42aa1d2776"
+MAIN_FILE = AGENT_DATA / f"{AGENT_SESSION}.jsonl"
+AGENT_FILE = AGENT_DATA / AGENT_SESSION / "subagents" / f"agent-{AGENT_ID}.jsonl"
+
+
+def test_the_real_transcripts_keep_a_subagent_in_its_own_file() -> None:
+    main = [json.loads(x) for x in MAIN_FILE.read_bytes().splitlines()]
+    sub = [json.loads(x) for x in AGENT_FILE.read_bytes().splitlines()]
+    assert not any(e.get("isSidechain") for e in main)
+    assert all(e.get("isSidechain") and e.get("agentId") == AGENT_ID for e in sub)
+    meta = json.loads(AGENT_FILE.with_name(f"agent-{AGENT_ID}.meta.json").read_text())
+    assert meta["toolUseId"] == AGENT_TOOL
+
+
+def test_the_session_transcript_says_which_call_launched_the_subagent() -> None:
+    data = MAIN_FILE.read_bytes()
+    result = export_transcript(data, AGENT_SESSION, Progress(), REDACTED)
+    root = f"/claude-code/{AGENT_SESSION}"
+    assert paths(result.records) == [f"{root}/msg-1", f"{root}/msg-1/tool-Agent", f"{root}/msg-2"]
+    assert result.launches == {AGENT_TOOL: f"{root}/msg-1"}
+    assert result.agents == {AGENT_ID: AGENT_TOOL}
+    assert result.progress == Progress(len(data), 2, "Summarise notes")
+
+
+def export_agent(data: bytes, privacy: PrivacyFilter = REDACTED, **kw: Any) -> Any:
+    parent = f"/claude-code/{AGENT_SESSION}/msg-1"
+    name = "Summarise notes"
+    return export_subagent(data, AGENT_SESSION, AGENT_ID, parent, name, Progress(), privacy, **kw)
+
+
+def test_a_subagent_becomes_logs_under_the_call_that_launched_it() -> None:
+    data = AGENT_FILE.read_bytes()
+    result = export_agent(data)
+    base = f"/claude-code/{AGENT_SESSION}/msg-1/agent-{AGENT_ID}"
+    assert paths(result.records) == [f"{base}/msg-1", f"{base}/msg-1/tool-Read", f"{base}/msg-2"]
+    first, tool, second = result.records
+    assert {r.headers["Helicone-Session-Id"] for r in result.records} == {
+        stable_id(f"session:claude-code:{AGENT_SESSION}")
+    }
+    assert {r.headers["Helicone-Session-Name"] for r in result.records} == {"Summarise notes"}
+    assert first.request_id == stable_id(
+        f"claude-code:{AGENT_SESSION}:message:msg_27ced8e12e094cf7b28f9447"
+    )
+    assert first.request["messages"] == [
+        {"role": "user", "content": "Read notes.txt and report it"}
+    ]
+    assert first.response_json is not None and second.response_json is not None
+    assert [b["type"] for b in first.response_json["content"]] == ["text", "tool_use"]
+    assert first.response_json["usage"]["input_tokens"] == 300
+    assert second.response_json["usage"]["cache_read_input_tokens"] == 100
+    assert tool.request["toolName"] == "Read" and "4242" in json.dumps(tool.response_json)
+    assert result.progress == Progress(len(data), 2)
+    assert result.launches == {}
+
+
+def test_a_subagent_is_exported_by_complete_turns_only() -> None:
+    data = AGENT_FILE.read_bytes()
+    lines = data.splitlines(keepends=True)
+    partial = b"".join(lines[:-1])  # the tool ran, the answer is not written yet
+    assert export_agent(partial).records == []
+    assert export_agent(partial).progress == Progress()
+    assert len(export_agent(partial, final=True).records) == 2  # the call and its tool
+    again = export_agent(data)
+    assert [r.request_id for r in again.records] == [
+        r.request_id for r in export_agent(data).records
+    ]
+
+
+def test_privacy_modes_apply_to_the_subagent_text() -> None:
+    data = AGENT_FILE.read_bytes()
+    bare = export_agent(data, PrivacyFilter("metadata_only"))
+    dumped = json.dumps([r.to_dict() for r in bare.records])
+    for text in ("Read notes.txt and report", "Sub reading", "launch code", "note says"):
+        assert text not in dumped, text
+    assert bare.records[2].response_json is not None
+    assert bare.records[2].response_json["usage"]["output_tokens"] == 9
+    key = "ghp_" + "a1B2c3D4e5" * 4  # a GitHub token shape, not a real token
+    leaky = data.replace(b"The note says 4242.", f"Token {key}".encode())
+    dumped = json.dumps([r.to_dict() for r in export_agent(leaky).records])
+    assert key not in dumped and "[REDACTED:github_token]" in dumped
+
+
+def test_the_exporter_places_a_subagent_once_its_launching_turn_is_exported(
+    tmp_path: Path, sink: ReceiverThread
+) -> None:
+    projects = tmp_path / "projects"
+    shutil.copytree(AGENT_DATA, projects)
+    transcript = projects / MAIN_FILE.name
+    whole = transcript.read_bytes()
+    env = {**os.environ, "HELIOGRAPH_SPOOL_DIR": str(tmp_path / "spool"),
+           "HELIOGRAPH_ENDPOINT": sink.url}  # fmt: skip
+
+    def export() -> str:
+        done = subprocess.run(
+            [str(HELIOGRAPH), "claude-code", "export", "--transcript", str(transcript)],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    # The parent's turn is not over (its final answer is not written): nothing goes, not
+    # even the finished subagent, whose place is not known yet.
+    lines = whole.splitlines(keepends=True)
+    transcript.write_bytes(b"".join(lines[:-2]))
+    assert "exported 0 records" in export()
+    transcript.write_bytes(whole)
+    assert "exported 6 records; delivered 6" in export()
+    assert "exported 0 records" in export()
+    state = json.loads((tmp_path / "claude-code" / "state.json").read_text())[AGENT_SESSION]
+    assert state["agents"] == {AGENT_ID: [AGENT_FILE.stat().st_size, 2]}
+    root = f"/claude-code/{AGENT_SESSION}"
+    sub = f"{root}/msg-1/agent-{AGENT_ID}"
+    assert {r["session_path"] for r in sink.store.query_requests()} == {
+        f"{root}/msg-1", f"{root}/msg-1/tool-Agent", f"{root}/msg-2",
+        f"{sub}/msg-1", f"{sub}/msg-1/tool-Read", f"{sub}/msg-2",
+    }  # fmt: skip
+
+
 # -- the hook command ---------------------------------------------------------------------
 
 
@@ -305,6 +433,8 @@ needs_claude = pytest.mark.skipif(
 NOTE = "The launch code is 4242 and the vault word is PERIWINKLE."
 PROMPT = "Summarise notes.txt for the ORCHID team"
 ANSWER = "The notes give the launch code and the vault word."
+AGENT_PROMPT = "Read notes.txt and report what it says"
+AGENT_ANSWER = "The note holds a launch code and a vault word."
 
 
 class ClaudeRun:
@@ -319,7 +449,7 @@ class ClaudeRun:
         self.work.mkdir()
         (self.work / "notes.txt").write_text(NOTE + "\n")
         hook = {"type": "command", "command": f"{HELIOGRAPH} claude-code hook"}
-        events = ("SessionStart", "UserPromptSubmit", "Stop", "SessionEnd")
+        events = ("SessionStart", "UserPromptSubmit", "Stop", "SubagentStop", "SessionEnd")
         settings = {"hooks": {e: [{"hooks": [hook]}] for e in events}}
         (self.home / ".claude").mkdir(parents=True)
         (self.home / ".claude" / "settings.json").write_text(json.dumps(settings))
@@ -344,8 +474,25 @@ class ClaudeRun:
             Script(text="Let me read it.", tool_call=read, usage=(420, 31, 0, 0), model=model),
             Script(text=ANSWER, usage=(610, 12, 400, 0), cache_write=64, model=model),
         )
+        return self._claude("Read")
+
+    def run_agent(self) -> dict[str, Any]:
+        """The parent calls the Agent tool; the subagent reads notes.txt and answers."""
+        model = "claude-sonnet-4-5-20250929"
+        task = {"description": "Read the notes", "prompt": AGENT_PROMPT}
+        agent = {"name": "Agent", "arguments": {**task, "subagent_type": "general-purpose"}}
+        read = {"name": "Read", "arguments": {"file_path": str(self.work / "notes.txt")}}
+        self.provider.enqueue(
+            Script(text="Delegating.", tool_call=agent, usage=(420, 31, 0, 0), model=model),
+            Script(text="Sub reading.", tool_call=read, usage=(300, 20, 0, 0), model=model),
+            Script(text=AGENT_ANSWER, usage=(350, 9, 100, 0), model=model),
+            Script(text=ANSWER, usage=(610, 12, 400, 0), cache_write=64, model=model),
+        )
+        return self._claude("Read,Agent")
+
+    def _claude(self, allowed: str) -> dict[str, Any]:
         done = subprocess.run(
-            [str(CLAUDE), "-p", PROMPT, "--output-format", "json", "--allowedTools", "Read"],
+            [str(CLAUDE), "-p", PROMPT, "--output-format", "json", "--allowedTools", allowed],
             cwd=self.work,
             env=self.env,
             capture_output=True,
@@ -433,6 +580,50 @@ def test_a_real_claude_code_session_arrives_as_one_helicone_session(
     assert scratch.returncode == 0, scratch.stderr
     assert "exported 3 records; delivered 3" in scratch.stdout
     assert sink.store.count() == 3
+
+
+@needs_claude
+@pytest.mark.timeout(240)
+def test_a_real_subagent_arrives_under_the_call_that_launched_it(
+    tmp_path: Path, provider: FakeProvider, sink: ReceiverThread
+) -> None:
+    claude = ClaudeRun(tmp_path, provider, sink.url)
+    session_id = claude.run_agent()["session_id"]
+    transcript = claude.transcript(session_id)
+    agents = list((transcript.with_suffix("") / "subagents").glob("agent-*.jsonl"))
+    assert len(agents) == 1, "Claude Code wrote no subagent transcript"
+    agent_id = agents[0].name[len("agent-") : -len(".jsonl")]
+    assert wait_for(lambda: not exporters_running(claude.state), 60), "exporters still running"
+    assert sink.store.count() == 6
+    stored = sink.store.get_session(stable_id(f"session:claude-code:{session_id}"))
+    assert stored is not None
+    rows = {r["session_path"]: r for r in stored["requests"]}
+    root = f"/claude-code/{session_id}"
+    sub = f"{root}/msg-1/agent-{agent_id}"
+    assert sorted(rows) == sorted([
+        f"{root}/msg-1", f"{root}/msg-1/tool-Agent", f"{root}/msg-2",
+        f"{sub}/msg-1", f"{sub}/msg-1/tool-Read", f"{sub}/msg-2",
+    ])  # fmt: skip
+    assert {r["session_name"] for r in rows.values()} == {PROMPT}
+    first, second = rows[f"{sub}/msg-1"], rows[f"{sub}/msg-2"]
+    assert (first["prompt_tokens"], first["completion_tokens"]) == (300, 20)
+    assert (second["prompt_tokens"], second["completion_tokens"]) == (350, 9)
+    assert second["prompt_cache_read_tokens"] == 100
+    assert first["cost"] > 0 and second["cost"] > 0
+    assert first["model"] == "claude-sonnet-4-5-20250929"
+    assert rows[f"{sub}/msg-1/tool-Read"]["model"] == "tool:Read"
+    assert "PERIWINKLE" in json.dumps(rows[f"{sub}/msg-1/tool-Read"]["response_body"])
+    assert rows[f"{root}/msg-1/tool-Agent"]["model"] == "tool:Agent"
+
+    # Re-exporting (the hooks' sessions, then the transcript from scratch) adds nothing.
+    again = claude.export()
+    assert again.returncode == 0, again.stderr
+    assert "exported 0 records" in again.stdout
+    (claude.state / "state.json").unlink()
+    scratch = claude.export("--transcript", str(transcript))
+    assert scratch.returncode == 0, scratch.stderr
+    assert "exported 6 records; delivered 6" in scratch.stdout
+    assert sink.store.count() == 6
 
 
 def texts_in(folder: Path) -> bytes:

@@ -20,6 +20,17 @@ call's ``Helicone-Request-Id`` from (session, ``message.id``), each tool's from 
 Helicone (or the receiver) keeps one row each. Paths are ``/claude-code/<session>/msg-<n>``
 (``n`` counts LLM calls from the start of the session) and ``…/msg-<n>/tool-<name>``.
 
+**Subagents** (the ``Agent`` tool, ``Task`` before 2.1) are not in the session's transcript:
+Claude Code 2.1.197 writes each to ``<session>/subagents/agent-<agentId>.jsonl`` beside
+``<session>.jsonl`` (lines shaped like the session's, with ``isSidechain: true`` and
+``agentId``), and ``agent-<agentId>.meta.json`` names the ``toolUseId`` that launched it.
+``export_subagent`` reads such a file like a transcript; its calls go to the same Helicone
+session under the launching call, ``…/msg-<n>/agent-<agentId>/msg-<k>`` (``k`` counts the
+subagent's calls), with ids from the same (session, ``message.id``) scheme. The path of each
+``Agent``/``Task`` call is in ``Export.launches``, so the caller can place a subagent once
+its launching turn is exported. Sidechain lines inside a session transcript (older
+versions) are still skipped.
+
 This module is pure: bytes in, filtered records out. ``export_transcript`` never raises on
 bad input: lines that are not JSON objects are skipped and counted.
 """
@@ -39,7 +50,15 @@ from heliograph.model.ids import stable_id
 from heliograph.model.record import Provider, Record
 from heliograph.privacy import PrivacyFilter
 
-__all__ = ["CONTEXT_CHARS", "Export", "Progress", "export_transcript", "session_headers"]
+__all__ = [
+    "CONTEXT_CHARS",
+    "LAUNCHERS",
+    "Export",
+    "Progress",
+    "export_subagent",
+    "export_transcript",
+    "session_headers",
+]
 
 CONTEXT_CHARS = 20_000
 """Strings in a call's request context (earlier messages of its turn) are cut to this many
@@ -48,6 +67,8 @@ reads many large files would otherwise grow quadratically."""
 
 NAME_CHARS = 80
 ANTHROPIC_URL = "https://api.anthropic.com/v1/messages"
+LAUNCHERS = frozenset({"Agent", "Task"})
+"""Tools whose call starts a subagent (``Task`` is the tool's name before Claude Code 2.1)."""
 
 _FINAL_STOPS = frozenset({"end_turn", "max_tokens", "stop_sequence", "refusal", "pause_turn"})
 _TOOL_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]")
@@ -70,11 +91,18 @@ class Progress:
 
 @dataclasses.dataclass(frozen=True)
 class Export:
-    """What one pass over a transcript's tail produced."""
+    """What one pass over a transcript's tail produced.
+
+    ``launches`` maps the ``tool_use`` id of each exported ``Agent``/``Task`` call to the
+    Helicone path of the LLM call that made it; ``agents`` maps an ``agentId`` named by an
+    exported tool result (``toolUseResult.agentId``) to its ``tool_use`` id.
+    """
 
     records: list[Record]
     progress: Progress
     bad_lines: int = 0
+    launches: dict[str, str] = dataclasses.field(default_factory=dict)
+    agents: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -97,6 +125,7 @@ class _Turn:
     messages: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     calls: list[_Call] = dataclasses.field(default_factory=list)
     results: dict[str, tuple[dict[str, Any], float]] = dataclasses.field(default_factory=dict)
+    agents: dict[str, str] = dataclasses.field(default_factory=dict)
     end: int = 0
     version: str | None = None
 
@@ -121,25 +150,71 @@ def export_transcript(
     no newline yet is left for the next pass. Records are already privacy-filtered; in
     ``metadata_only`` mode the session name is not the prompt but ``Claude Code <id>``.
     """
-    turns, bad_lines, title = _turns(data, progress.offset)
+    return _export(data, session_id, progress, privacy, final=final, agent=None)
+
+
+def export_subagent(
+    data: bytes,
+    session_id: str,
+    agent_id: str,
+    parent_path: str | None,
+    name: str,
+    progress: Progress,
+    privacy: PrivacyFilter,
+    *,
+    final: bool = False,
+) -> Export:
+    """Records for the complete turns of a subagent's transcript, from ``progress.offset`` on.
+
+    The calls go to session ``session_id`` (named ``name``, the session's name) under
+    ``parent_path``/``agent-<agent_id>``: ``parent_path`` is the path of the call that
+    launched the subagent (from ``Export.launches``), or None for the session's root when
+    that call cannot be found. ``progress.calls`` counts the subagent's own calls.
+    """
+    agent = (parent_path or _session(session_id, name).path, agent_id, name)
+    return _export(data, session_id, progress, privacy, final=final, agent=agent)
+
+
+def _export(
+    data: bytes,
+    session_id: str,
+    progress: Progress,
+    privacy: PrivacyFilter,
+    *,
+    final: bool,
+    agent: tuple[str, str, str] | None,
+) -> Export:
+    turns, bad_lines, title = _turns(data, progress.offset, sidechain=agent is not None)
     versions = [t.version for t in turns if t.version]
     version = versions[-1] if versions else None
     name = progress.name
     records: list[Record] = []
+    launches: dict[str, str] = {}
+    agents: dict[str, str] = {}
     offset, calls = progress.offset, progress.calls
     for index, turn in enumerate(turns):
         complete = turn.finished or index < len(turns) - 1 or final
         if not complete:
             break
-        if name is None and (title or turn.prompt):
-            name = _session_name(title or turn.prompt or "", session_id, privacy)
-        session = _session(session_id, name or _session_name("", session_id, privacy))
+        if agent is not None:
+            parent_path, agent_id, session_name = agent
+            base = dataclasses.replace(_session(session_id, session_name), path=parent_path)
+            base = base.child(f"agent-{_TOOL_NAME_UNSAFE.sub('-', agent_id)}")
+        else:
+            if name is None and (title or turn.prompt):
+                name = _session_name(title or turn.prompt or "", session_id, privacy)
+            base = _session(session_id, name or _session_name("", session_id, privacy))
         for call in turn.calls:
             calls += 1
-            records.extend(_call_records(session, session_id, call, calls, turn, version))
+            path = base.child(f"msg-{calls}")
+            records.extend(_call_records(path, session_id, call, turn, version))
+            for block in call.message["content"]:
+                if block.get("type") == "tool_use" and block.get("name") in LAUNCHERS:
+                    launches[str(block.get("id"))] = path.path
+        agents.update(turn.agents)
         offset = turn.end
     filtered = [privacy.record(r) for r in records]
-    return Export(filtered, Progress(offset, calls, name), bad_lines)
+    return Export(filtered, Progress(offset, calls, name), bad_lines, launches, agents)
 
 
 def session_headers(session_id: str, name: str) -> dict[str, str]:
@@ -168,7 +243,8 @@ def _lines(data: bytes, base: int) -> Iterator[tuple[dict[str, Any] | None, int]
         yield (value if isinstance(value, dict) else None), base + pos
 
 
-def _turns(data: bytes, base: int) -> tuple[list[_Turn], int, str | None]:
+def _turns(data: bytes, base: int, *, sidechain: bool) -> tuple[list[_Turn], int, str | None]:
+    """The turns in ``data``: of the main chain, or of a subagent's file (``sidechain``)."""
     turns: list[_Turn] = []
     turn = _Turn(end=base)
     bad = 0
@@ -185,7 +261,11 @@ def _turns(data: bytes, base: int) -> tuple[list[_Turn], int, str | None]:
         if kind in ("summary", "custom-title") and title is None:
             text = entry.get("summary") or entry.get("customTitle")
             title = text if isinstance(text, str) and text.strip() else None
-        elif kind == "user" and not entry.get("isSidechain") and not entry.get("isMeta"):
+        elif (
+            kind == "user"
+            and bool(entry.get("isSidechain")) == sidechain
+            and not entry.get("isMeta")
+        ):
             stamp = _ms(entry.get("timestamp"))
             message = entry.get("message") or {}
             content = message.get("content") if isinstance(message, dict) else None
@@ -193,6 +273,11 @@ def _turns(data: bytes, base: int) -> tuple[list[_Turn], int, str | None]:
             if results:
                 for block in results:
                     turn.results[str(block.get("tool_use_id"))] = (block, stamp or 0.0)
+                outcome = entry.get("toolUseResult")
+                if len(results) == 1 and isinstance(outcome, dict):
+                    agent_id = outcome.get("agentId")
+                    if isinstance(agent_id, str) and agent_id:
+                        turn.agents[agent_id] = str(results[0].get("tool_use_id"))
                 turn.messages.append({"role": "user", "content": content})
             else:
                 prompt = _text_of(content)
@@ -202,7 +287,7 @@ def _turns(data: bytes, base: int) -> tuple[list[_Turn], int, str | None]:
                 turn.prompt = prompt
                 turn.messages.append({"role": "user", "content": content})
             last_input_ms = stamp if stamp is not None else last_input_ms
-        elif kind == "assistant" and not entry.get("isSidechain"):
+        elif kind == "assistant" and bool(entry.get("isSidechain")) == sidechain:
             _add_assistant(turn, entry, last_input_ms)
         turn.end = end
     turns.append(turn)
@@ -306,9 +391,8 @@ def _properties(version: str | None) -> dict[str, str]:
 
 
 def _call_records(
-    session: Session, session_id: str, call: _Call, n: int, turn: _Turn, version: str | None
+    path: Session, session_id: str, call: _Call, turn: _Turn, version: str | None
 ) -> Iterator[Record]:
-    path = session.child(f"msg-{n}")
     request_id = stable_id(f"claude-code:{session_id}:message:{call.key}")
     model = str(call.message.get("model") or "")
     yield Record(

@@ -3,7 +3,9 @@
 Layout (default ``<spool folder>/../claude-code/``, private to the user)::
 
     events.jsonl   hook events, one short line each, appended by ``heliograph claude-code hook``
-    state.json     per session: transcript path, Progress (offset, calls, name), ended
+    state.json     per session: transcript path, Progress (offset, calls, name), ended, and
+                   for its subagents: each one's Progress, the paths of the calls that
+                   launched them (by tool_use id), agentId → tool_use id from tool results
     export.lock    held by the one exporter running at a time
     hook.log       errors of the hook and of detached exporters (the agent's terminal never
                    sees them)
@@ -43,12 +45,20 @@ _FORGET_AFTER_S = 7 * 24 * 3600.0
 
 @dataclasses.dataclass
 class SessionState:
-    """One Claude Code session as the exporter knows it."""
+    """One Claude Code session as the exporter knows it.
+
+    ``agents`` is each subagent's Progress in its own transcript (by ``agentId``),
+    ``launches`` the Helicone path of the call behind each exported ``Agent``/``Task``
+    tool_use id, ``agent_links`` the tool_use id of each ``agentId`` seen in a tool result.
+    """
 
     transcript: str
     progress: Progress = dataclasses.field(default_factory=Progress)
     ended: bool = False
     updated: float = dataclasses.field(default_factory=time.time)
+    agents: dict[str, Progress] = dataclasses.field(default_factory=dict)
+    launches: dict[str, str] = dataclasses.field(default_factory=dict)
+    agent_links: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,12 +68,24 @@ class SessionState:
             "name": self.progress.name,
             "ended": self.ended,
             "updated": self.updated,
+            "agents": {k: [p.offset, p.calls] for k, p in self.agents.items()},
+            "launches": self.launches,
+            "agent_links": self.agent_links,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SessionState:
         progress = Progress(int(data["offset"]), int(data["calls"]), data.get("name"))
-        return cls(str(data["transcript"]), progress, bool(data["ended"]), float(data["updated"]))
+        agents = {str(k): Progress(int(v[0]), int(v[1])) for k, v in data.get("agents", {}).items()}
+        return cls(
+            str(data["transcript"]),
+            progress,
+            bool(data["ended"]),
+            float(data["updated"]),
+            agents,
+            {str(k): str(v) for k, v in data.get("launches", {}).items()},
+            {str(k): str(v) for k, v in data.get("agent_links", {}).items()},
+        )
 
 
 class ClaudeCodeState:
