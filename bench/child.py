@@ -15,6 +15,16 @@ parent times the exit. Atexit hooks around Heliograph's stamp ``DIR/exit-stamps.
 ``rss``: N calls to an endpoint that is down, VmRSS and the spool folder's size sampled
 before, every N/100 calls and after, then ``close(timeout=0)``.
 
+Section 9 (``peers.py``) runs any adapter of ``adapters.py`` against ``sink.py``:
+
+    child.py peer-hot|peer-e2e ADAPTER --url URL --control CONTROL_URL --workdir DIR ...
+    child.py peer-exit|peer-kill|peer-rss|peer-restart ADAPTER --url URL ...
+
+``peer-hot`` and ``peer-e2e`` read the sink's counts (``--control``) after the warm-up;
+``peer-exit`` returns from ``main`` with the client still held; ``peer-kill`` SIGKILLs
+itself as the last call returns; ``peer-rss`` samples VmRSS; ``peer-restart`` only
+flushes and closes a fresh client. See ``peers.py`` for what each measures.
+
 The adapter's module is imported only after the arguments are parsed, so each process
 holds exactly one client. Results go to ``--out`` as JSON; stdout and stderr are left to
 the client (helicone-helpers prints its errors there), and ``run.py`` keeps both.
@@ -32,135 +42,23 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from adapters import LATENCY_MS, Adapter, make_adapter
 from workload import Call, build_calls
 
 POOL_SIZE = 256  # distinct calls, cycled
-LATENCY_MS = 250  # the "LLM call" each log describes took this long
 # The hot loop writes ~58 MB in under a second, past the 50 MiB default spool bound; the
-# hot runs raise it so they measure capture and delivery, not eviction (section 5 does).
+# hot runs of sections 1 and 2 raise it so they measure capture and delivery, not eviction
+# (section 5 does). The peers section (9) runs Heliograph with its defaults.
 HOT_MAX_SPOOL_BYTES = 512 * 1024 * 1024
 
-LogFn = Callable[[dict[str, Any], str, dict[str, str]], None]
 
-
-# -- adapters ----------------------------------------------------------------------------
-
-
-class Adapter:
-    """How one client logs a call (``log``), drains (``finish``) and shuts down (``close``)."""
-
-    log: LogFn
-
-    def finish(self, timeout_s: float) -> dict[str, Any]:
-        return {}
-
-    def close(self) -> None:
-        return None
-
-
-class FloorAdapter(Adapter):
-    """The limit of any durable capture: one orjson line appended to an O_APPEND file."""
-
-    def __init__(self, url: str, workdir: Path) -> None:
-        import orjson
-
-        self._path = workdir / "floor.jsonl"
-        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        self._fd = fd
-        dumps, option, write, clock = orjson.dumps, orjson.OPT_APPEND_NEWLINE, os.write, time.time
-
-        def log(request: dict[str, Any], body: str, headers: dict[str, str]) -> None:
-            end = clock()
-            record = {
-                "request": request,
-                "response": body,
-                "headers": headers,
-                "start_s": end - LATENCY_MS / 1000,
-                "end_s": end,
-            }
-            write(fd, dumps(record, option=option))
-
-        self.log = log
-
-    def finish(self, timeout_s: float) -> dict[str, Any]:
-        with self._path.open("rb") as f:
-            return {"lines_on_disk": sum(1 for _ in f)}
-
-    def close(self) -> None:
-        os.close(self._fd)
-
-
-class HeliographAdapter(Adapter):
-    """``ManualLogger.log_single_request``; with ``deliver=False`` the spool only."""
-
-    def __init__(self, url: str, workdir: Path, deliver: bool) -> None:
-        import heliograph
-
-        self._deliver = deliver
-        self._logger = heliograph.ManualLogger(
-            logging_endpoint=url, spool_dir=workdir / "spool", deliver=deliver,
-            max_spool_bytes=HOT_MAX_SPOOL_BYTES,
-        )  # fmt: skip
-        self.log = functools.partial(self._logger.log_single_request, latency_ms=LATENCY_MS)
-
-    def finish(self, timeout_s: float) -> dict[str, Any]:
-        # Without delivery, flush() would start a worker anyway; close(0) only reports.
-        deliver, logger = self._deliver, self._logger
-        report = logger.flush(timeout_s) if deliver else logger.close(0)
-        return {
-            "report": {
-                "accepted": report.accepted,
-                "delivered": report.delivered,
-                "pending": report.pending,
-                "dead_lettered": report.dead_lettered,
-                "dropped": report.dropped,
-            }
-        }
-
-    def close(self) -> None:
-        if self._deliver:
-            self._logger.close(5.0)
-
-
-class HeliconeHelpersAdapter(Adapter):
-    """helicone-helpers' simplest synchronous path: ``send_log``, one POST per call.
-
-    ``log_request`` wraps the same ``send_log`` around a callback, and the builder's
-    ``send_log`` is a coroutine that calls it too; ``send_log`` is the common core.
-    """
-
-    def __init__(self, url: str, workdir: Path) -> None:
-        from helicone_helpers import HeliconeManualLogger
-
-        logger = HeliconeManualLogger(api_key="sk-bench", logging_endpoint=url)
-        send, clock = logger.send_log, time.time
-
-        def log(request: dict[str, Any], body: str, headers: dict[str, str]) -> None:
-            end = clock()
-            options = {
-                "start_time": end - LATENCY_MS / 1000,
-                "end_time": end,
-                "additional_headers": headers,
-            }
-            send(None, request, body, options)
-
-        self.log = log
-
-
-def make_adapter(name: str, url: str, workdir: Path) -> Adapter:
-    if name == "floor":
-        return FloorAdapter(url, workdir)
-    if name == "heliograph":
-        return HeliographAdapter(url, workdir, deliver=True)
-    if name == "heliograph-nodeliver":
-        return HeliographAdapter(url, workdir, deliver=False)
-    if name == "helicone-helpers":
-        return HeliconeHelpersAdapter(url, workdir)
-    raise SystemExit(f"unknown adapter {name!r}")
+def section_adapter(name: str, url: str, workdir: Path) -> Adapter:
+    """The adapter as sections 1 and 2 run it (Heliograph's spool bound raised)."""
+    settings = {"max_spool_bytes": HOT_MAX_SPOOL_BYTES} if name.startswith("heliograph") else {}
+    return make_adapter(name, url, workdir, **settings)
 
 
 # -- measurements ------------------------------------------------------------------------
@@ -379,9 +277,235 @@ def measure_rss(url: str, workdir: Path, n: int) -> dict:
     }
 
 
+# -- section 9: the peers, against bench/sink.py ------------------------------------------
+
+
+def sink_records(control: str) -> dict[str, Any]:
+    """The sink's counts (``GET /_sink/stats`` on its control port)."""
+    with urllib.request.urlopen(f"{control}/_sink/stats", timeout=10) as response:
+        stats = json.load(response)
+    return {k: stats[k] for k in ("records", "run_ends", "duplicates", "last_record_s")}
+
+
+def audit_egress(path: Path) -> None:
+    """Append to ``path`` every connection or name lookup for a host other than loopback.
+
+    An audit hook sees every ``socket.connect`` and ``socket.getaddrinfo`` in the process,
+    the SDKs' background threads included: the proof that no peer reaches a real cloud.
+    Not installed in the timed hot and memory loops.
+    """
+    allowed = {"127.0.0.1", "localhost", "::1", b"127.0.0.1", b"localhost", b"::1"}
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "socket.connect":
+            address = args[1]
+            host = address[0] if isinstance(address, tuple) else None
+        elif event == "socket.getaddrinfo":
+            host = args[0]
+        else:
+            return
+        if host is None or host in allowed:
+            return
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, f"{event} {host!r} {time.time():.3f}\n".encode())
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+
+    sys.addaudithook(hook)
+
+
+def peer_hot(adapter: Adapter, args: argparse.Namespace) -> dict[str, Any]:
+    """Warm-up and finish, then N timed calls, then finish and close."""
+    calls = build_calls(POOL_SIZE)
+    warm_up(adapter, calls, args.warmup)
+    adapter.finish(args.timeout)
+    base = sink_records(args.control)
+    log, samples, clock, pool = adapter.log, [0] * args.calls, time.perf_counter_ns, len(calls)
+    gc.collect()
+    loop_start = clock()
+    for i in range(args.calls):
+        request, body, headers = calls[i % pool]
+        t0 = clock()
+        log(request, body, headers)
+        samples[i] = clock() - t0
+    loop_s = (clock() - loop_start) / 1e9
+    loop_end = sink_records(args.control)
+    finish_start = time.perf_counter()
+    finish = adapter.finish(args.timeout)
+    finish_s = time.perf_counter() - finish_start
+    adapter.close()
+    return {
+        "calls": args.calls,
+        "warmup": args.warmup,
+        "us": percentiles_us(samples),
+        "loop_s": loop_s,
+        "finish_s": finish_s,
+        "finish": finish,
+        "sink_base": base,
+        "delivered_during_loop": loop_end["records"] - base["records"],
+    }
+
+
+def peer_e2e(adapter: Adapter, args: argparse.Namespace) -> dict[str, Any]:
+    """Warm-up and finish, then N prebuilt calls from the first log call to finish."""
+    calls = build_calls(POOL_SIZE)
+    warm_up(adapter, calls, args.warmup)
+    adapter.finish(args.timeout)
+    prebuilt = [calls[i % len(calls)] for i in range(args.calls)]
+    log = adapter.log
+    base = sink_records(args.control)
+    cpu_start = time.process_time()
+    first_log_s = time.time()
+    start = time.perf_counter()
+    for request, body, headers in prebuilt:
+        log(request, body, headers)
+    logged = time.perf_counter()
+    finish = adapter.finish(args.timeout)
+    done = time.perf_counter()
+    cpu_s = time.process_time() - cpu_start
+    adapter.close()
+    return {
+        "calls": args.calls,
+        "warmup": args.warmup,
+        "first_log_s": first_log_s,
+        "log_phase_s": logged - start,
+        "finish_s": done - logged,
+        "client_cpu_s": cpu_s,
+        "finish": finish,
+        "sink_base": base,
+    }
+
+
+def peer_exit(adapter: Adapter, args: argparse.Namespace) -> dict[str, Any]:
+    """N calls with the sink down; the caller then returns from main, no flush, no close."""
+    calls = build_calls(POOL_SIZE)
+    log, pool = adapter.log, len(calls)
+    start = time.perf_counter()
+    for i in range(args.calls):
+        request, body, headers = calls[i % pool]
+        log(request, body, headers)
+    last_log_returned = time.time()
+    return {
+        "calls": args.calls,
+        "log_phase_s": time.perf_counter() - start,
+        "last_log_returned_s": last_log_returned,
+        "threads": sorted(
+            f"{t.name}{'' if t.daemon else ' (non-daemon)'}" for t in threading.enumerate()
+        ),
+    }
+
+
+def peer_kill(adapter: Adapter, args: argparse.Namespace) -> None:
+    """N calls with the sink slow, then SIGKILL to this process as the last call returns.
+
+    ``--out`` gets one line before the loop and one ``time.time()`` line after it (a single
+    ``os.write``); nothing else runs between the last call and the kill.
+    """
+    import signal
+
+    calls = build_calls(POOL_SIZE)
+    log, pool = adapter.log, len(calls)
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, (json.dumps({"calls": args.calls, "loop_start_s": time.time()}) + "\n").encode())
+    for i in range(args.calls):
+        request, body, headers = calls[i % pool]
+        log(request, body, headers)
+    os.write(fd, f"{time.time():.6f}\n".encode())
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def peer_rss(adapter: Adapter, args: argparse.Namespace) -> dict[str, Any]:
+    """N calls with the sink down, each with a freshly parsed request (and response) object.
+
+    VmRSS before the first call, at every tenth of the calls and after; VmHWM at the end.
+    The wall time includes parsing each call's request (a few µs).
+    """
+    calls = build_calls(POOL_SIZE)
+    requests = [json.dumps(request) for request, _body, _headers in calls]
+    loads, log, pool = json.loads, adapter.log, len(calls)
+    every = max(1, args.calls // 10)
+    gc.collect()
+    samples = [{"calls": 0, "rss_kib": proc_status_kib("VmRSS")}]
+    start = time.perf_counter()
+    done = 0
+    while done < args.calls:
+        chunk = min(every, args.calls - done)
+        for i in range(done, done + chunk):
+            _request, body, headers = calls[i % pool]
+            log(loads(requests[i % pool]), body, headers)
+        done += chunk
+        samples.append({"calls": done, "rss_kib": proc_status_kib("VmRSS")})
+    wall_s = time.perf_counter() - start
+    result: dict[str, Any] = {
+        "calls": args.calls,
+        "samples": samples,
+        "wall_s": wall_s,
+        "vmhwm_kib": proc_status_kib("VmHWM"),
+        "threads": threading.active_count(),
+    }
+    if args.adapter == "heliograph":  # its own account of what it kept and evicted
+        report = adapter._logger.close(timeout=0)  # type: ignore[attr-defined]
+        result["report"] = {
+            "accepted": report.accepted,
+            "delivered": report.delivered,
+            "pending": report.pending,
+            "dead_lettered": report.dead_lettered,
+            "dropped": dict(report.dropped),
+        }
+    return result
+
+
+def peer_restart(adapter: Adapter, args: argparse.Namespace) -> dict[str, Any]:
+    """The "restarted app": a fresh client on the same state folder that flushes and closes."""
+    start = time.perf_counter()
+    finish = adapter.finish(args.timeout)
+    adapter.close()
+    return {"finish": finish, "seconds": time.perf_counter() - start}
+
+
+_CLIENTS: dict[str, Adapter] = {}
+
+PEER_MODES = {
+    "peer-hot": peer_hot,
+    "peer-e2e": peer_e2e,
+    "peer-exit": peer_exit,
+    "peer-kill": peer_kill,
+    "peer-rss": peer_rss,
+    "peer-restart": peer_restart,
+}
+
+
+def run_peer(args: argparse.Namespace) -> None:
+    """One peers-section measurement; every mode but ``peer-exit`` ends in ``os._exit``.
+
+    ``peer-exit`` returns from ``main`` and lets the interpreter exit on its own: that exit
+    is what the parent times. The others must not wait for a client's non-daemon threads.
+    """
+    if args.mode not in ("peer-hot", "peer-rss"):
+        audit_egress(args.workdir / "egress.txt")
+    # Held like an application's module-level client, until the interpreter exits.
+    adapter = _CLIENTS["client"] = make_adapter(
+        args.adapter, args.url, args.workdir, fresh=args.mode == "peer-rss"
+    )
+    result = PEER_MODES[args.mode](adapter, args)
+    if args.mode == "peer-kill":
+        return  # not reached
+    result = (result or {}) | {"mode": args.mode, "adapter": args.adapter, "pid": os.getpid()}
+    args.out.write_text(json.dumps(result))
+    if args.mode == "peer-exit":
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=("hot", "e2e", "exit", "rss"))
+    parser.add_argument("mode", choices=("hot", "e2e", "exit", "rss", *PEER_MODES))
     parser.add_argument("adapter")
     parser.add_argument("--url", required=True)
     parser.add_argument("--workdir", type=Path, required=True)
@@ -389,19 +513,23 @@ def main() -> None:
     parser.add_argument("--calls", type=int, required=True)
     parser.add_argument("--warmup", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=60.0, help="flush timeout, s")
+    parser.add_argument("--control", help="the sink's control URL (peer modes)")
     args = parser.parse_args()
     # Client warnings (heliograph's logger included) go to stderr, which run.py keeps.
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(name)s %(levelname)s %(message)s"
     )
     args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.mode in PEER_MODES:
+        run_peer(args)
+        return  # peer-exit: no flush, no close; the clients' exit hooks run now
     if args.mode in ("exit", "rss"):
         measure_down = measure_exit if args.mode == "exit" else measure_rss
         result = measure_down(args.url, args.workdir, args.calls)
         result.update(mode=args.mode, adapter=args.adapter, pid=os.getpid())
         args.out.write_text(json.dumps(result))
         return  # exit: no flush, no close; Heliograph's exit hook runs now
-    adapter = make_adapter(args.adapter, args.url, args.workdir)
+    adapter = section_adapter(args.adapter, args.url, args.workdir)
     measure = measure_hot if args.mode == "hot" else measure_e2e
     result = measure(adapter, args.url, args.calls, args.warmup, args.timeout)
     result.update(mode=args.mode, adapter=args.adapter, pid=os.getpid())

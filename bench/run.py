@@ -1,11 +1,14 @@
 """Heliograph's benchmark: caller cost, delivery throughput, import, exit and memory.
 
-    .venv/bin/python bench/run.py            # full run, about 6 minutes on 2 cores
-    .venv/bin/python bench/run.py --quick    # smoke run, a few seconds
+    .venv/bin/python bench/run.py            # full run, about 13-14 minutes on 2 cores
+    .venv/bin/python bench/run.py --quick    # smoke run, about 2.5 minutes
+    .venv/bin/python bench/run.py --sections peers   # one section (or a comma list)
 
 Every measurement runs in a fresh interpreter (``child.py``) against a fresh
 ``heliograph.receiver.server.ReceiverThread`` in this process, which stays idle meanwhile.
-Sections 4 and 5 (exit and memory with the receiver down) are in ``downtime.py``.
+Sections 4 and 5 (exit and memory with the receiver down) are in ``downtime.py``; section 9
+(the peers: the same workload through Heliograph, helicone-helpers, OpenTelemetry, Langfuse
+and LangSmith, against ``sink.py``) is in ``peers.py``.
 Prints a table and writes the raw figures to ``bench/results/latest.json``. See README.md
 for what each figure means and its caveats. Timings are reported, never asserted.
 """
@@ -33,6 +36,10 @@ from typing import Any
 from dashboard import render_dashboard, run_dashboard
 from downtime import render_downtime, run_downtime
 from kafka import render_kafka, run_kafka
+from peers import FULL as PEERS_FULL
+from peers import QUICK as PEERS_QUICK
+from peers import render_peers, run_peers
+from report import DOCS, write_report
 from streams import render_streams, run_streams
 from workload import sizes
 
@@ -51,6 +58,11 @@ PACKAGES = ("heliograph", "helicone-helpers", "requests", "urllib3", "httpx", "h
 PACKAGES += ("orjson", "uvicorn", "h11")
 # A keep-alive round trip slower than this is a sink problem, not a client one (~1 ms is normal).
 SLOW_SINK_MS = 20.0
+# --sections: every section in order; numbers and the names of sections 4 and 5 map to these.
+SECTIONS = ("hot", "e2e", "import", "downtime", "streams", "kafka", "dashboard", "peers")
+SECTION_ALIASES = {"1": "hot", "2": "e2e", "3": "import", "4": "downtime", "5": "downtime"}
+SECTION_ALIASES |= {"exit": "downtime", "rss": "downtime", "memory": "downtime", "6": "streams"}
+SECTION_ALIASES |= {"7": "kafka", "8": "dashboard", "9": "peers"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,13 +109,18 @@ QUICK = Profile("quick", 1, 1_000, 100, 100, 10, 10.0, 300, 30, 100, 10, 30.0, 2
 
 
 def child_env() -> dict[str, str]:
-    """Our environment minus anything that would point a client elsewhere or proxy it."""
-    dropped = ("HELICONE_", "HELIOGRAPH_")
-    proxies = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+    """Our environment minus anything that would point a client elsewhere or proxy it.
+
+    ``PYTHONDONTWRITEBYTECODE`` goes too: with it, every import of a module that has no
+    ``.pyc`` yet (an editable install's) compiles it again, which an installed package's
+    user never pays; the warm-up round of the import timings writes the ``.pyc`` files.
+    """
+    dropped = ("HELICONE_", "HELIOGRAPH_", "OTEL_", "LANGFUSE_", "LANGSMITH_", "LANGCHAIN_")
+    unwanted = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "pythondontwritebytecode"}
     return {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(dropped) and k.lower() not in proxies
+        if not k.startswith(dropped) and k.lower() not in unwanted
     }
 
 
@@ -453,7 +470,9 @@ def delivered_cell(adapter: str, entry: dict[str, Any]) -> str:
 
 def render(data: dict[str, Any]) -> str:
     m, p, w = data["machine"], data["profile"], data["workload"]
-    hot, e2e, imports = data["hot"]["summary"], data["e2e"]["summary"], data["import"]
+    hot = data["hot"]["summary"] if "hot" in data else None
+    e2e = data["e2e"]["summary"] if "e2e" in data else None
+    imports = data.get("import")
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
     out = [
         f"Heliograph benchmark, {p['name']} mode, {data['started_utc']} "
@@ -463,100 +482,118 @@ def render(data: dict[str, Any]) -> str:
         f"load avg {m['load_avg_start'][0]:.2f} at start / {data['load_avg_end'][0]:.2f} at end",
         f"versions: {versions}",
         f"workload: request {w['request_bytes']} B + response {w['response_bytes']} B + 3 "
-        "Helicone headers, 256 distinct calls cycled; sink: heliograph ReceiverThread "
-        "(SQLite) on 127.0.0.1, a fresh one per process",
-        f"sink check: GET /healthz {data['sink']['keepalive_ms']:.1f} ms on a keep-alive "
-        f"connection, {data['sink']['new_connection_ms']:.1f} ms on a new one (median of 10)",
-        "",
-        "1. Caller-thread cost of one log call, µs (each figure: the median over the fresh "
-        f"processes ({p['repeats']} per adapter) of that process's percentile; GC on)",
+        "Helicone headers, 256 distinct calls cycled",
     ]
-    rows = []
-    for adapter in HOT_ADAPTERS:
-        if adapter not in hot:
-            rows.append([adapter, "failed", *[""] * 9])
-            continue
-        e = hot[adapter]
-        rows.append(
-            [
-                adapter,
-                f"{e['calls']:,}",
-                fmt_us(e["p50"]),
-                f"{fmt_us(e['p50_min'])}-{fmt_us(e['p50_max'])}",
-                fmt_us(e["p99"]),
-                fmt_us(e["p99.9"]),
-                fmt_us(e["mean"]),
-                f"{e['p50_vs_floor']:.1f}x",
-                f"{e['mean_vs_floor']:.1f}x",
-                delivered_cell(adapter, e),
-            ]
+    if "sink" in data:
+        out[-1] += (
+            "; sink (sections 1-2): heliograph ReceiverThread (SQLite) on 127.0.0.1, a fresh one "
+            "per process"
         )
-    header = ["adapter", "calls", "p50", "p50 range", "p99", "p99.9", "mean"]
-    header += ["p50/floor", "mean/floor", "at receiver (incl. warm-up)"]
-    out.append(table(header, rows))
-    out.append(
-        f"   calls per process after {p['hot_warmup']:,} warm-up calls "
-        f"({p['hh_hot_warmup']} for helicone-helpers, which posts synchronously, so it gets "
-        f"{p['hh_hot_calls']:,} calls). p99 and above are noisy (±30% between runs is "
-        f"usual here); with {p['hh_hot_calls']:,} calls, p99.9 is "
-        f"{kth_slowest(slowest(p['hh_hot_calls'], 0.999))}."
-    )
-    if "heliograph" in hot:
-        e = hot["heliograph"]
         out.append(
-            "   heliograph: the delivery worker runs during the loop; receiver rows gained "
-            f"during the loop: {e['delivered_during_loop']}; then flush("
-            f"{p['hot_flush_s']:.0f}) took {e['flush_s']:.1f} s and delivered "
-            f"{e['flush_drain_per_s']:,.0f} records/s from a backlog of "
-            f"{e['backlog_at_loop_end']:,.0f} (medians)."
+            f"sink check: GET /healthz {data['sink']['keepalive_ms']:.1f} ms on a keep-alive "
+            f"connection, {data['sink']['new_connection_ms']:.1f} ms on a new one (median of 10)"
+        )
+    if hot is not None:
+        out += [
+            "",
+            "1. Caller-thread cost of one log call, µs (each figure: the median over the fresh "
+            f"processes ({p['repeats']} per adapter) of that process's percentile; GC on)",
+        ]
+        rows = []
+        for adapter in HOT_ADAPTERS:
+            if adapter not in hot:
+                rows.append([adapter, "failed", *[""] * 9])
+                continue
+            e = hot[adapter]
+            rows.append(
+                [
+                    adapter,
+                    f"{e['calls']:,}",
+                    fmt_us(e["p50"]),
+                    f"{fmt_us(e['p50_min'])}-{fmt_us(e['p50_max'])}",
+                    fmt_us(e["p99"]),
+                    fmt_us(e["p99.9"]),
+                    fmt_us(e["mean"]),
+                    f"{e['p50_vs_floor']:.1f}x",
+                    f"{e['mean_vs_floor']:.1f}x",
+                    delivered_cell(adapter, e),
+                ]
+            )
+        header = ["adapter", "calls", "p50", "p50 range", "p99", "p99.9", "mean"]
+        header += ["p50/floor", "mean/floor", "at receiver (incl. warm-up)"]
+        out.append(table(header, rows))
+        out.append(
+            f"   calls per process after {p['hot_warmup']:,} warm-up calls "
+            f"({p['hh_hot_warmup']} for helicone-helpers, which posts synchronously, so it gets "
+            f"{p['hh_hot_calls']:,} calls). p99 and above are noisy (±30% between runs is "
+            f"usual here); with {p['hh_hot_calls']:,} calls, p99.9 is "
+            f"{kth_slowest(slowest(p['hh_hot_calls'], 0.999))}."
+        )
+        if "heliograph" in hot:
+            e = hot["heliograph"]
+            out.append(
+                "   heliograph: the delivery worker runs during the loop; receiver rows gained "
+                f"during the loop: {e['delivered_during_loop']}; then flush("
+                f"{p['hot_flush_s']:.0f}) took {e['flush_s']:.1f} s and delivered "
+                f"{e['flush_drain_per_s']:,.0f} records/s from a backlog of "
+                f"{e['backlog_at_loop_end']:,.0f} (medians)."
+            )
+
+    if e2e is not None:
+        out += [
+            "",
+            f"2. Delivery throughput to the receiver (median of {p['repeats']} processes each)",
+        ]
+        rows = []
+        for adapter in E2E_ADAPTERS:
+            if adapter not in e2e:
+                rows.append([adapter, "failed", *[""] * 7])
+                continue
+            e = e2e[adapter]
+            grew = e["receiver_grew_by"]
+            rows.append(
+                [
+                    adapter,
+                    f"{e['calls']:,}",
+                    f"{e['log_phase_s']:.2f}",
+                    f"{e['total_s']:.2f}",
+                    f"{e['records_per_s']:,.0f}",
+                    f"{e['records_per_s_min']:,.0f}-{e['records_per_s_max']:,.0f}",
+                    f"{min(grew)}/{e['calls']}"
+                    + ("" if min(grew) == max(grew) else f"..{max(grew)}"),
+                    f"{e['client_cpu_us_per_record']:,.0f}",
+                    f"{e['sink_cpu_us_per_record']:,.0f}",
+                ]
+            )
+        header = ["adapter", "calls", "log s", "delivered s", "records/s", "range", "receiver +"]
+        header += ["client CPU µs/rec", "sink CPU µs/rec"]
+        out.append(table(header, rows))
+        out.append(
+            "   heliograph: first log call to flush() returning with all delivered (after a "
+            f"{p['e2e_warmup']}-call warm-up and flush); helicone-helpers: {p['hh_e2e_calls']:,} "
+            "synchronous send_log calls (one new TCP connection each), so log s = delivered s. "
+            "CPU µs/rec: CPU time of all threads per record, of the logging process (client) and "
+            "of the receiver (sink); with 2 cores, their sum bounds records/s."
         )
 
-    out += ["", f"2. Delivery throughput to the receiver (median of {p['repeats']} processes each)"]
-    rows = []
-    for adapter in E2E_ADAPTERS:
-        if adapter not in e2e:
-            rows.append([adapter, "failed", *[""] * 7])
-            continue
-        e = e2e[adapter]
-        grew = e["receiver_grew_by"]
-        rows.append(
-            [
-                adapter,
-                f"{e['calls']:,}",
-                f"{e['log_phase_s']:.2f}",
-                f"{e['total_s']:.2f}",
-                f"{e['records_per_s']:,.0f}",
-                f"{e['records_per_s_min']:,.0f}-{e['records_per_s_max']:,.0f}",
-                f"{min(grew)}/{e['calls']}" + ("" if min(grew) == max(grew) else f"..{max(grew)}"),
-                f"{e['client_cpu_us_per_record']:,.0f}",
-                f"{e['sink_cpu_us_per_record']:,.0f}",
-            ]
-        )
-    header = ["adapter", "calls", "log s", "delivered s", "records/s", "range", "receiver +"]
-    header += ["client CPU µs/rec", "sink CPU µs/rec"]
-    out.append(table(header, rows))
-    out.append(
-        "   heliograph: first log call to flush() returning with all delivered (after a "
-        f"{p['e2e_warmup']}-call warm-up and flush); helicone-helpers: {p['hh_e2e_calls']:,} "
-        "synchronous send_log calls (one new TCP connection each), so log s = delivered s. "
-        "CPU µs/rec: CPU time of all threads per record, of the logging process (client) and "
-        "of the receiver (sink); with 2 cores, their sum bounds records/s."
-    )
-
-    out += ["", f"3. Import time, ms (import statement in {p['import_runs']} fresh interpreters)"]
-    rows = []
-    for module, e in imports.items():
-        pulls = [n for n in ("httpx", "requests", "uvicorn") if e[f"loads_{n}"]]
-        rows.append(
-            [
-                module + (" (reference)" if module == "orjson" else ""),
-                f"{e['median_ms']:.1f}",
-                f"{e['min_ms']:.1f}-{e['max_ms']:.1f}",
-                str(e["modules_loaded"]),
-                ", ".join(pulls) or "-",
-            ]
-        )
-    out.append(table(["module", "median", "range", "modules loaded", "imports"], rows))
+    if imports is not None:
+        out += [
+            "",
+            f"3. Import time, ms (import statement in {p['import_runs']} fresh interpreters)",
+        ]
+        rows = []
+        for module, e in imports.items():
+            pulls = [n for n in ("httpx", "requests", "uvicorn") if e[f"loads_{n}"]]
+            rows.append(
+                [
+                    module + (" (reference)" if module == "orjson" else ""),
+                    f"{e['median_ms']:.1f}",
+                    f"{e['min_ms']:.1f}-{e['max_ms']:.1f}",
+                    str(e["modules_loaded"]),
+                    ", ".join(pulls) or "-",
+                ]
+            )
+        out.append(table(["module", "median", "range", "modules loaded", "imports"], rows))
 
     if "downtime" in data:
         out += render_downtime(data["downtime"], p["repeats"], table)
@@ -566,10 +603,11 @@ def render(data: dict[str, Any]) -> str:
         out.append(render_kafka(data["kafka"], table))
     if "dashboard" in data:
         out += render_dashboard(data["dashboard"], table)
+    if "peers" in data:
+        out += render_peers(data["peers"], table)
 
-    out += ["", "heliograph vs helicone-helpers"]
     rows = []
-    if "heliograph" in hot and "helicone-helpers" in hot:
+    if hot and "heliograph" in hot and "helicone-helpers" in hot:
         h, c = hot["heliograph"], hot["helicone-helpers"]
         rows.append(["caller p50 (lower is better)", fmt_us(h["p50"]), fmt_us(c["p50"])])
         rows[-1].append(f"{c['p50'] / h['p50']:.0f}x less time on the caller")
@@ -577,30 +615,33 @@ def render(data: dict[str, Any]) -> str:
         rows[-1].append(f"{c['mean'] / h['mean']:.0f}x")
         rows.append(["caller p99 (noisy)", fmt_us(h["p99"]), fmt_us(c["p99"])])
         rows[-1].append(f"{c['p99'] / h['p99']:.1f}x")
-    if "heliograph" in e2e and "helicone-helpers" in e2e:
+    if e2e and "heliograph" in e2e and "helicone-helpers" in e2e:
         h, c = e2e["heliograph"], e2e["helicone-helpers"]
         ratio = h["records_per_s"] / c["records_per_s"]
         rows.append(["delivery records/s", f"{h['records_per_s']:,.0f}"])
         rows[-1] += [f"{c['records_per_s']:,.0f}", f"{ratio:.2f}x (heliograph/helicone-helpers)"]
-    if "heliograph" in imports and "helicone_helpers" in imports:
+    if imports and "heliograph" in imports and "helicone_helpers" in imports:
         h, c = imports["heliograph"], imports["helicone_helpers"]
         rows.append(["import ms", f"{h['median_ms']:.1f}", f"{c['median_ms']:.1f}"])
         rows[-1].append(f"{h['median_ms'] / c['median_ms']:.2f}x (heliograph/helicone-helpers)")
-    out.append(table(["figure", "heliograph", "helicone-helpers", "ratio"], rows))
+    if rows:
+        out += ["", "heliograph vs helicone-helpers"]
+        out.append(table(["figure", "heliograph", "helicone-helpers", "ratio"], rows))
 
-    if data["measured_once"] and p["repeats"] > 1:
+    if data.get("measured_once") and p["repeats"] > 1:
         out += ["", "Measured in one process only, to keep the run short:"]
         out += [f"- {label}: {reason}" for label, reason in data["measured_once"].items()]
     out += ["", "Problems seen"]
     out += [f"- {line}" for line in data["problems"]] or ["- none"]
-    out += [
-        "",
-        "Caveats: 2 shared cores; the sink runs on the same machine (its per-request cost is "
-        "inside helicone-helpers' caller time and bounds both throughputs); heliograph's "
-        "delivery threads share the GIL with the caller, which shows in its p99/p99.9 "
-        "(compare heliograph-nodeliver).",
-        f"Raw results: {data['results_path']}",
-    ]
+    out.append("")
+    if "sink" in data:
+        out.append(
+            "Caveats: 2 shared cores; the sink runs on the same machine (its per-request cost is "
+            "inside helicone-helpers' caller time and bounds both throughputs); heliograph's "
+            "delivery threads share the GIL with the caller, which shows in its p99/p99.9 "
+            "(compare heliograph-nodeliver)."
+        )
+    out.append(f"Raw results: {data['results_path']}")
     return "\n".join(out)
 
 
@@ -608,7 +649,7 @@ def render(data: dict[str, Any]) -> str:
 
 
 def run_all(
-    profile: Profile, tmp: Path, sink: dict[str, float]
+    profile: Profile, tmp: Path, sink: dict[str, float], modes: tuple[str, ...] = ("hot", "e2e")
 ) -> tuple[list[dict], dict[str, str]]:
     """Every child, round-robin by repeat; returns the runs and what was measured only once.
 
@@ -623,6 +664,8 @@ def run_all(
     runs: list[dict] = []
     index = 0
     for mode, adapters in (("hot", HOT_ADAPTERS), ("e2e", E2E_ADAPTERS)):
+        if mode not in modes:
+            continue
         for repeat in range(profile.repeats):
             shift = repeat % len(adapters)  # rotate the order: drift hits every adapter
             for adapter in adapters[shift:] + adapters[:shift]:
@@ -643,15 +686,46 @@ def run_all(
     return runs, once
 
 
+def parse_sections(text: str | None) -> tuple[str, ...]:
+    """``--sections``: names or numbers, comma-separated; every section when not given."""
+    if not text:
+        return SECTIONS
+    chosen = set()
+    for item in (part.strip().lower() for part in text.split(",")):
+        name = SECTION_ALIASES.get(item, item)
+        if name not in SECTIONS:
+            raise SystemExit(
+                f"unknown section {item!r}; choose from {', '.join(SECTIONS)} "
+                "(or 1-9; 4/5/exit/rss are 'downtime')"
+            )
+        chosen.add(name)
+    return tuple(name for name in SECTIONS if name in chosen)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: small counts, one process each"
+    )
     parser.add_argument("--repeats", type=int, help="fresh processes per adapter (default 3)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
+    parser.add_argument(
+        "--sections",
+        help="comma-separated sections to run (default all): " + ", ".join(SECTIONS),
+    )
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        help="write benchmarks.md, its charts and the results into this folder "
+        "(default: docs/ after a full run of every section, nowhere otherwise)",
+    )
     args = parser.parse_args()
+    sections = parse_sections(args.sections)
     profile = QUICK if args.quick else FULL
+    peers_profile = PEERS_QUICK if args.quick else PEERS_FULL
     if args.repeats:
         profile = dataclasses.replace(profile, repeats=args.repeats)
+        peers_profile = dataclasses.replace(peers_profile, repeats=args.repeats)
     logging.basicConfig(level=logging.WARNING, format="run.py %(name)s %(levelname)s %(message)s")
 
     started = time.perf_counter()
@@ -659,35 +733,59 @@ def main() -> None:
         "started_utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine_info(),
         "profile": dataclasses.asdict(profile),
+        "sections": list(sections),
         "workload": sizes(),
     }
     runs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="heliograph-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        with ReceiverThread(port=0, db_path=tmp / "sink-check.sqlite3") as receiver:
-            data["sink"] = sink_check(receiver)
-        runs, data["measured_once"] = run_all(profile, tmp, data["sink"])
-        print("[import] timing imports", file=sys.stderr)
-        data["import"] = measure_imports(profile.import_runs)
-        print("[streams] stream pass-through overhead", file=sys.stderr)
-        data["streams"] = run_streams(profile.repeats)
-        print("[kafka] produce throughput", file=sys.stderr)
-        data["kafka"] = run_kafka(profile.repeats, profile.kafka_records)
-        data["dashboard"] = run_dashboard(
-            profile.dashboard_sessions, profile.dashboard_requests, profile.dashboard_rounds
-        )
-        data["downtime"] = run_downtime(
-            profile.repeats, profile.exit_calls, profile.rss_calls, tmp, len(runs), child_env()
-        )
-    data["hot"] = {"summary": summarise_hot(runs), "runs": [r for r in runs if r["mode"] == "hot"]}
-    data["e2e"] = {"summary": summarise_e2e(runs), "runs": [r for r in runs if r["mode"] == "e2e"]}
-    data["problems"] = find_problems(runs, data["sink"]) + data["downtime"]["problems"]
+        modes = tuple(m for m in ("hot", "e2e") if m in sections)
+        if modes:
+            with ReceiverThread(port=0, db_path=tmp / "sink-check.sqlite3") as receiver:
+                data["sink"] = sink_check(receiver)
+            runs, data["measured_once"] = run_all(profile, tmp, data["sink"], modes)
+        if "import" in sections:
+            print("[import] timing imports", file=sys.stderr)
+            data["import"] = measure_imports(profile.import_runs)
+        if "streams" in sections:
+            print("[streams] stream pass-through overhead", file=sys.stderr)
+            data["streams"] = run_streams(profile.repeats)
+        if "kafka" in sections:
+            print("[kafka] produce throughput", file=sys.stderr)
+            data["kafka"] = run_kafka(profile.repeats, profile.kafka_records)
+        if "dashboard" in sections:
+            data["dashboard"] = run_dashboard(
+                profile.dashboard_sessions, profile.dashboard_requests, profile.dashboard_rounds
+            )
+        if "downtime" in sections:
+            data["downtime"] = run_downtime(
+                profile.repeats, profile.exit_calls, profile.rss_calls, tmp, len(runs), child_env()
+            )
+        if "peers" in sections:
+            print("[peers] the same workload through each SDK", file=sys.stderr)
+            peers_started = time.perf_counter()
+            data["peers"] = run_peers(peers_profile, tmp, child_env())
+            data["peers_elapsed_s"] = time.perf_counter() - peers_started
+    for mode in modes:
+        summarise_mode = summarise_hot if mode == "hot" else summarise_e2e
+        data[mode] = {
+            "summary": summarise_mode(runs),
+            "runs": [r for r in runs if r["mode"] == mode],
+        }
+    data["problems"] = find_problems(runs, data["sink"]) if modes else []
+    if "downtime" in data:
+        data["problems"] += data["downtime"]["problems"]
     data["load_avg_end"] = os.getloadavg()
     data["elapsed_s"] = time.perf_counter() - started
     data["results_path"] = str(args.out)
+    data["printed"] = render(data)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(data, indent=1, default=str))
-    print(render(data))
+    print(data["printed"])
+    docs = args.docs or (DOCS if not args.quick and args.sections is None else None)
+    if docs is not None:
+        for path in write_report(data, docs):
+            print(f"wrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":
