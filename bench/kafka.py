@@ -103,7 +103,8 @@ def _child(mode: str, bootstrap: str, topic: str, count: int) -> dict[str, Any]:
             logging_endpoint="http://127.0.0.1:9", spool_dir=Path(tmp) / "spool",
             transport="queue", concurrency=int(threads),
         )  # fmt: skip
-        calls = [build_calls(256)[n % 256] for n in range(count)]  # built before timing
+        pool = build_calls(256)
+        calls = [pool[n % 256] for n in range(count)]  # built before timing
         start = time.perf_counter()
         for request, body, headers in calls:
             logger.log_single_request(request, body, headers, latency_ms=250)

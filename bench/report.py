@@ -273,7 +273,9 @@ def findings(peers: dict[str, Any]) -> list[str]:
         f"**Caller cost.** Heliograph's log call takes {us(ours['hot']['p50_us'])} µs at the "
         f"median and {us(ours['hot']['p99_us'])} µs at p99; the cheapest peer, {name(best)}, "
         f"{us(s[best]['hot']['p50_us'])} µs and {us(s[best]['hot']['p99_us'])} µs "
-        f"({s[best]['hot']['p50_us'] / ours['hot']['p50_us']:.1f}x Heliograph's median)."
+        f"({s[best]['hot']['p50_us'] / ours['hot']['p50_us']:.1f}x Heliograph's median). "
+        f"Of those {ours['hot']['calls']:,} calls, Heliograph delivered "
+        f"{num(ours['hot']['delivered'])} and {name(best)} {num(s[best]['hot']['delivered'])}."
     )
     if FLOOR in s:
         line += (
@@ -313,6 +315,7 @@ def findings(peers: dict[str, Any]) -> list[str]:
         f"Heliograph's RSS grew {ours['rss']['growth_mib']:.1f} MiB; "
         + ", ".join(f"{name(a)} {s[a]['rss']['growth_mib']:.1f} MiB" for a in others)
         + "."
+        + (f" Heliograph's {ours['rss']['note'].split(';')[0]}." if ours["rss"]["note"] else "")
     )
     if ours.get("e2e") and ours["e2e"]["records_per_s"]:
         out.append(
@@ -511,6 +514,8 @@ def render_page(data: dict[str, Any]) -> str:
         "- The exit and SIGKILL counts of the peers depend on how much sat in memory at that "
         'moment; read them as "what a crash takes with it", not as a loss rate.',
         "- Each SDK runs with its defaults apart from its endpoint and keys.",
+        "- helicone-helpers imports the `openai` package when it is installed (it is here, for "
+        "the test suite); that is most of its import time.",
     ]
     if printed:
         out += [
