@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from downtime import wait_exit
+from report import of
 
 from heliograph.spool.status import spool_status
 
@@ -863,10 +864,6 @@ def fmt_us(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
-
-
-def of(value: int | None, total: int) -> str:
-    return "-" if value is None else f"{value:,}/{total:,}"
 
 
 def render_peers(data: dict[str, Any], table: Any) -> list[str]:
