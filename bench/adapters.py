@@ -108,8 +108,8 @@ class HeliographAdapter(Adapter):
     """``ManualLogger.log_single_request``; with ``deliver=False`` the spool only.
 
     The spool is ``workdir/spool``, so a later process (``heliograph flush --spool-dir``)
-    can deliver what this one left. ``settings`` are ``Config`` fields (sections 1 and 2
-    raise ``max_spool_bytes``; the peers section passes none: the defaults).
+    can deliver what this one left. ``settings`` are ``Config`` fields; every section
+    passes none, so Heliograph runs with its defaults.
     """
 
     def __init__(self, url: str, workdir: Path, deliver: bool, **settings: Any) -> None:

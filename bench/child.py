@@ -49,16 +49,6 @@ from adapters import LATENCY_MS, Adapter, make_adapter
 from workload import Call, build_calls
 
 POOL_SIZE = 256  # distinct calls, cycled
-# The hot loop writes ~58 MB in under a second, past the 50 MiB default spool bound; the
-# hot runs of sections 1 and 2 raise it so they measure capture and delivery, not eviction
-# (section 5 does). The peers section (9) runs Heliograph with its defaults.
-HOT_MAX_SPOOL_BYTES = 512 * 1024 * 1024
-
-
-def section_adapter(name: str, url: str, workdir: Path) -> Adapter:
-    """The adapter as sections 1 and 2 run it (Heliograph's spool bound raised)."""
-    settings = {"max_spool_bytes": HOT_MAX_SPOOL_BYTES} if name.startswith("heliograph") else {}
-    return make_adapter(name, url, workdir, **settings)
 
 
 # -- measurements ------------------------------------------------------------------------
@@ -529,7 +519,7 @@ def main() -> None:
         result.update(mode=args.mode, adapter=args.adapter, pid=os.getpid())
         args.out.write_text(json.dumps(result))
         return  # exit: no flush, no close; Heliograph's exit hook runs now
-    adapter = section_adapter(args.adapter, args.url, args.workdir)
+    adapter = make_adapter(args.adapter, args.url, args.workdir)
     measure = measure_hot if args.mode == "hot" else measure_e2e
     result = measure(adapter, args.url, args.calls, args.warmup, args.timeout)
     result.update(mode=args.mode, adapter=args.adapter, pid=os.getpid())

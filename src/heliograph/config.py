@@ -64,7 +64,10 @@ class Config:
     max_retry_elapsed_s: float = 24 * 3600.0
     exit_timeout_s: float = 2.0
     # Spool bounds: past them the oldest segments go first, each loss counted by reason.
-    max_spool_bytes: int = 50 * 1024 * 1024
+    # The size bound keeps a long outage from filling the disk; it must not bite in a
+    # burst the sender is about to absorb (a second of back-to-back logging is ~60 MB),
+    # nor hold only a handful of coding-agent calls (they run to megabytes each).
+    max_spool_bytes: int = 256 * 1024 * 1024
     max_age_s: float = 7 * 24 * 3600.0
     # Where records wait while the disk refuses writes (full, read-only).
     memory_buffer_bytes: int = 16 * 1024 * 1024
