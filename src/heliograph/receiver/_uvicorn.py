@@ -88,6 +88,12 @@ class ReceiverServer(uvicorn.Server):
             except Exception:
                 logger.exception("receiver on_shutdown hook failed")
         await super().shutdown(sockets)
+        # A connection accepted while shutdown began, or one whose response never finished,
+        # is still open here: close it on this loop rather than leave its socket to a
+        # garbage collection after the loop is gone.
+        for connection in list(self.server_state.connections):
+            connection.transport.close()
+        await asyncio.sleep(0)  # let the transports finish closing
 
 
 def make_server(
