@@ -501,38 +501,50 @@ def run_rss(adapter: str, profile: PeerProfile, sink: SinkProcess, env: dict,
     return run
 
 
-def time_imports(runs: int, env: dict) -> dict[str, dict[str, Any]]:
-    """Each adapter's import statement in fresh interpreters, interleaved; median ms."""
+def time_imports(
+    statements: dict[str, str], runs: int, env: dict, timeout_s: float = 120.0
+) -> dict[str, dict[str, Any]]:
+    """Each import statement in fresh interpreters, interleaved; median ms and what it loaded.
+
+    Round 0 is discarded: it warms the page cache and writes the ``.pyc`` files. Shared by
+    section 3 (``run.py``) and the peers.
+    """
     snippet = (
         "import sys, time\n"
         "before = len(sys.modules)\n"
         "start = time.perf_counter()\n"
         "{statement}\n"
         "elapsed = time.perf_counter() - start\n"
-        "print(elapsed * 1000, len(sys.modules) - before)\n"
+        "print(elapsed * 1000, len(sys.modules) - before, "
+        "*(name in sys.modules for name in ('httpx', 'requests', 'uvicorn')))\n"
     )
-    samples: dict[str, list[list[str]]] = {a: [] for a in PEER_ADAPTERS}
-    for round_no in range(runs + 1):  # round 0 warms the page cache and .pyc files
-        for adapter in PEER_ADAPTERS:
+    samples: dict[str, list[list[str]]] = {key: [] for key in statements}
+    for round_no in range(runs + 1):
+        for key, statement in statements.items():
             proc = subprocess.run(
-                [sys.executable, "-c", snippet.format(statement=IMPORT_STATEMENTS[adapter])],
+                [sys.executable, "-c", snippet.format(statement=statement)],
                 capture_output=True,
                 text=True,
                 env=env,
                 cwd=tempfile.gettempdir(),
-                timeout=120,
+                timeout=timeout_s,
                 check=True,
             )
             if round_no:
-                samples[adapter].append(proc.stdout.split())
+                samples[key].append(proc.stdout.split())
     result = {}
-    for adapter, rows in samples.items():
+    for key, rows in samples.items():
         ms = [float(row[0]) for row in rows]
-        result[adapter] = {
-            "statement": IMPORT_STATEMENTS[adapter],
+        result[key] = {
+            "statement": statements[key],
             "median_ms": statistics.median(ms),
+            "min_ms": min(ms),
+            "max_ms": max(ms),
             "samples_ms": ms,
             "modules_loaded": int(rows[0][1]),
+            "loads_httpx": rows[0][2] == "True",
+            "loads_requests": rows[0][3] == "True",
+            "loads_uvicorn": rows[0][4] == "True",
         }
     return result
 
@@ -830,7 +842,7 @@ def run_peers(profile: PeerProfile, tmp: Path, env: dict[str, str]) -> dict[str,
                 elapsed = time.perf_counter() - started
                 runs.append(run | {"repeat": 0, "elapsed_s": elapsed})
         note("import times")
-        imports = time_imports(profile.import_runs, env)
+        imports = time_imports(IMPORT_STATEMENTS, profile.import_runs, env)
     finally:
         sink_stderr = sink.close()
     summary = {adapter: summarise(adapter, runs, imports) for adapter in PEER_ADAPTERS}

@@ -38,7 +38,7 @@ from downtime import render_downtime, run_downtime
 from kafka import render_kafka, run_kafka
 from peers import FULL as PEERS_FULL
 from peers import QUICK as PEERS_QUICK
-from peers import render_peers, run_peers
+from peers import render_peers, run_peers, time_imports
 from report import DOCS, write_report
 from streams import render_streams, run_streams
 from workload import sizes
@@ -253,44 +253,9 @@ def run_child(mode: str, adapter: str, profile: Profile, tmp: Path, index: int) 
 
 
 def measure_imports(runs: int) -> dict[str, dict[str, Any]]:
-    """The import statement timed inside fresh interpreters, interleaved; median ms."""
-    snippet = (
-        "import sys, time\n"
-        "before = len(sys.modules)\n"
-        "start = time.perf_counter()\n"
-        "import {module}\n"
-        "elapsed = time.perf_counter() - start\n"
-        "print(elapsed * 1000, len(sys.modules) - before, "
-        "'httpx' in sys.modules, 'requests' in sys.modules, 'uvicorn' in sys.modules)\n"
-    )
-    samples: dict[str, list[list[str]]] = {m: [] for m in IMPORT_MODULES}
-    for round_no in range(runs + 1):  # round 0 warms the page cache and .pyc files
-        for module in IMPORT_MODULES:
-            proc = subprocess.run(
-                [sys.executable, "-c", snippet.format(module=module)],
-                capture_output=True,
-                text=True,
-                env=child_env(),
-                cwd=tempfile.gettempdir(),
-                timeout=60,
-                check=True,
-            )
-            if round_no:
-                samples[module].append(proc.stdout.split())
-    result = {}
-    for module, rows in samples.items():
-        ms = [float(row[0]) for row in rows]
-        result[module] = {
-            "median_ms": statistics.median(ms),
-            "min_ms": min(ms),
-            "max_ms": max(ms),
-            "samples_ms": ms,
-            "modules_loaded": int(rows[0][1]),
-            "loads_httpx": rows[0][2] == "True",
-            "loads_requests": rows[0][3] == "True",
-            "loads_uvicorn": rows[0][4] == "True",
-        }
-    return result
+    """Section 3: ``import <module>`` for each of ``IMPORT_MODULES``."""
+    statements = {module: f"import {module}" for module in IMPORT_MODULES}
+    return time_imports(statements, runs, child_env(), timeout_s=60.0)
 
 
 # -- summary -----------------------------------------------------------------------------
