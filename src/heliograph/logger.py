@@ -20,9 +20,9 @@ import orjson
 from heliograph._ratelimit import RateLimitedLogger
 from heliograph.capture.builder import LogBuilder, error_status, error_text
 from heliograph.capture.inputs import (
+    BaseHeaders,
     InvalidInputError,
     now_ms,
-    resolve_request_id,
     to_headers,
     to_request,
     to_response,
@@ -31,7 +31,6 @@ from heliograph.capture.recorder import ResultRecorder
 from heliograph.config import Config
 from heliograph.delivery.report import DeliveryReport
 from heliograph.errors import ConfigError, UsageError
-from heliograph.model.headers import merge_headers
 from heliograph.model.helicone import split_logging_endpoint
 from heliograph.model.record import Record, normalise_provider
 from heliograph.pipeline import Pipeline
@@ -78,10 +77,10 @@ class ManualLogger:
                 api_key=api_key, endpoint=endpoint, spool_dir=spool_dir, **settings
             )
         try:
-            self._headers = to_headers(headers, "headers")
+            self._headers = BaseHeaders(headers, "headers")
         except InvalidInputError as exc:
             raise ConfigError(str(exc)) from None
-        if any(k.lower() == "authorization" for k in self._headers):
+        if any(k.lower() == "authorization" for k in self._headers.headers):
             raise ConfigError("pass the Helicone key as api_key, not as an Authorization header")
         self._pipeline = Pipeline(config)
         self._warn = RateLimitedLogger(log)
@@ -365,12 +364,15 @@ class ManualLogger:
     ) -> None:
         """Build the record and spool it. Never raises."""
         try:
-            merged = merge_headers(self._headers, to_headers(headers))
-            notes = resolve_request_id(merged, idempotency_key)
+            merged, notes = self._headers.resolve(headers, idempotency_key)
             response_json, response_text, body_notes = to_response(body)
             if not isinstance(status, int):
                 raise InvalidInputError(f"status must be an int, got {type(status).__name__}")
-            record = Record(
+            # Record(...) with keywords packs them into a dict on the way to __init__;
+            # calling __init__ directly does not, which is worth it on the caller's thread.
+            record = object.__new__(Record)
+            Record.__init__(
+                record,
                 request_id=merged["Helicone-Request-Id"],
                 request=to_request(request),
                 start_ms=float(start_ms),

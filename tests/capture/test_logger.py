@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from heliograph import ConfigError, ManualLogger, Session, UsageError, stable_id
+from heliograph.capture import inputs
+from heliograph.capture.inputs import BaseHeaders, resolve_request_id, to_headers
+from heliograph.model.headers import merge_headers
 from heliograph.receiver import ReceiverThread
+from heliograph.spool.segment import decode_line
 
 REQUEST = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 Logger = Callable[..., ManualLogger]
@@ -280,3 +285,117 @@ def test_invalid_header_name_is_refused_at_capture_not_retried_forever(
     logger = make_logger(sink.url)
     logger.log_single_request(REQUEST, "x", {"Bad Header:": "v"})
     assert logger.flush(5).dropped == {"invalid_argument": 1}
+
+
+class _Headers(Mapping[str, object]):
+    """Headers in a Mapping that is not a dict: always takes the full checks."""
+
+    def __init__(self, items: dict[str, object]) -> None:
+        self._items = items
+
+    def __getitem__(self, key: str) -> object:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+UUID_GIVEN = "0B1C6A1E-8C47-4E6A-9A35-6F2B9C1D7E40"
+BASE_HEADERS: list[dict[str, str] | None] = [
+    None,
+    {"Helicone-Property-Env": "base", "X-A": "base"},
+    {"helicone-user-id": "first", "Helicone-User-Id": "second"},
+    {"Helicone-Request-Id": "base-id", "X-B": "b"},
+]
+CALL_HEADERS: list[object] = [
+    None,
+    {},
+    {"Helicone-Property-Env": "prod", "Helicone-User-Id": "u1"},
+    {"X-A": "call", "x-b": "call"},
+    {"helicone-user-id": "a", "Helicone-User-Id": "b", "HELICONE-USER-ID": "c"},
+    {"Helicone-Request-Id": UUID_GIVEN},
+    {"helicone-request-id": "custom-id", "X-C": "1"},
+    {"HELICONE-REQUEST-ID": "", "X-C": "2"},
+    {"Helicone-Request-Id": None, "X-None": None, "X-C": "3"},
+    {"X-Num": 5, "X-Float": 1.5},
+    {"X-Outer": " v ", "X-A": "1"},
+    {"X-Ctl": "a\r\nb"},
+    {"X-Nbsp": "a\u00a0"},
+    {"X-Tab": "\t"},
+    {" X-Spaced ": "v"},
+    {"X-Uni": "héllo wörld", "X-Long": "v" * 300},
+    {"X-A": "1", "bad name": "v"},
+    {"": "v"},
+    {"X-Ü": "v"},
+    {5: "int name"},
+    "X-A: 1",
+    ["X-A"],
+]
+
+
+def _merged_as_before(
+    base: object, extra: object, idempotency_key: str | None
+) -> tuple[list[tuple[str, str]], list[str]] | tuple[str, str]:
+    """What capture did before headers were validated once: the reference."""
+    try:
+        merged = merge_headers(to_headers(base, "headers"), to_headers(extra))
+        notes = resolve_request_id(merged, idempotency_key)
+    except Exception as exc:
+        return type(exc).__name__, str(exc)
+    return list(merged.items()), notes
+
+
+def _merged_now(
+    base: BaseHeaders, extra: object, idempotency_key: str | None
+) -> tuple[list[tuple[str, str]], list[str]] | tuple[str, str]:
+    try:
+        merged, notes = base.resolve(extra, idempotency_key)
+    except Exception as exc:
+        return type(exc).__name__, str(exc)
+    return list(merged.items()), notes
+
+
+@pytest.mark.parametrize("base", BASE_HEADERS)
+@pytest.mark.parametrize("idempotency_key", [None, "idem"])
+def test_headers_validated_once_merge_exactly_as_before(
+    monkeypatch: pytest.MonkeyPatch, base: dict[str, str] | None, idempotency_key: str | None
+) -> None:
+    monkeypatch.setattr(inputs, "new_request_id", lambda: "5b0f1d2e-8c47-4e6a-9a35-6f2b9c1d7e40")
+    layered = BaseHeaders(base, "headers")
+    for extra in CALL_HEADERS:
+        # The first call may meet names for the first time; the second takes the fast path.
+        first = _merged_now(layered, extra, idempotency_key)
+        second = _merged_now(layered, extra, idempotency_key)
+        expected = _merged_as_before(base, extra, idempotency_key)
+        assert first == second == expected, extra
+        if isinstance(extra, dict):
+            assert _merged_now(layered, _Headers(extra), idempotency_key) == expected, extra
+
+
+def _spooled_records(spool_dir: Path) -> list[dict[str, Any]]:
+    lines = [
+        line
+        for path in sorted(spool_dir.rglob("seg-*.jsonl"))
+        for line in path.read_bytes().splitlines()
+    ]
+    records = [orjson.loads(decode_line(line)) for line in lines]
+    for record in records:
+        del record["at"]  # when it was captured
+    return records
+
+
+def test_a_plain_dict_and_any_other_mapping_spool_the_same_record(spool_dir: Path) -> None:
+    logger = ManualLogger(headers={"Helicone-Property-App": "a"}, spool_dir=spool_dir,
+                          deliver=False)  # fmt: skip
+    for index, extra in enumerate(CALL_HEADERS[:16]):
+        assert isinstance(extra, dict | None)
+        for headers in (extra, None if extra is None else _Headers(extra)):
+            logger.send_log(REQUEST, {"choices": []}, start_time=1.0, end_time=2.5,
+                            additional_headers=headers, idempotency_key=f"k{index}")  # fmt: skip
+    logger.close(timeout=0)
+    records = _spooled_records(spool_dir)
+    assert len(records) == 32
+    assert records[0::2] == records[1::2]

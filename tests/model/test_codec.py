@@ -65,3 +65,36 @@ def test_decode_refuses_what_is_not_a_record() -> None:
         decode_record(b"{broken")
     with pytest.raises(ValueError, match="malformed"):
         decode_record(orjson.dumps({"v": 1}))
+
+
+class _Key(str):
+    """A str subclass as a dict key: orjson takes it only with OPT_NON_STR_KEYS."""
+
+
+@pytest.mark.parametrize(
+    "request_body",
+    [
+        {"model": "m", "messages": [{"role": "user", "content": 'é ☃ \u2028 \x00 "q"'}]},
+        {"n": [1, -2, 2**63 - 1, -(2**63), 1.5, -0.0, 1e300, float("nan"), True, None]},
+        {"model": "m", 1: "int key", 2.5: "float key", None: "null key", False: "bool key"},
+        {"model": "m", "nested": [{"deep": {7: "int key below"}}]},
+        {_Key("sub"): "str subclass key", "t": (1, 2)},
+        {"model": "m", "big": 2**70, "set": {1}},
+    ],
+)
+def test_encoding_gives_the_bytes_the_non_str_keys_option_gives(
+    request_body: dict[object, object],
+) -> None:
+    record = make(request=request_body, response_json={"choices": [{"index": 0}]},
+                  headers={"Helicone-Property-A": "1"})  # fmt: skip
+    try:
+        expected = orjson.dumps(record.to_dict(), option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        expected = None  # needs repairing first, which notes it
+    payload = encode_record(record, LIMIT)
+    if expected is not None:
+        assert payload == expected
+        assert record.notes == []
+    else:
+        assert "unserialisable" in record.notes
+        assert payload == orjson.dumps(record.to_dict(), option=orjson.OPT_NON_STR_KEYS)

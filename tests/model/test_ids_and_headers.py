@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from heliograph.model import (
     Session,
@@ -14,6 +19,7 @@ from heliograph.model import (
     stable_id,
 )
 from heliograph.model.headers import merge_headers
+from heliograph.model.ids import HELIOGRAPH_NAMESPACE
 
 
 def test_stable_id_is_a_uuid_helicone_accepts() -> None:
@@ -80,3 +86,48 @@ def test_new_request_ids_are_random_version_4_uuids_helicone_keeps() -> None:
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
         assert str(parsed) == value
         assert is_helicone_request_id(value)
+
+
+@pytest.mark.parametrize(
+    "key", ["", "k", "request:abc", "session:ses_123", "héllo ☃ 𝄞", "x" * 5000]
+)
+def test_stable_id_is_exactly_the_standard_uuid5(key: str) -> None:
+    assert stable_id(key) == str(uuid.uuid5(HELIOGRAPH_NAMESPACE, key))
+
+
+def test_new_request_ids_stay_valid_and_unique_across_many_pools() -> None:
+    ids = [new_request_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    for value in ids:
+        assert str(uuid.UUID(value)) == value
+        assert value[14] == "4" and value[19] in "89ab"
+
+
+def test_threads_drawing_request_ids_at_once_never_share_one() -> None:
+    barrier = threading.Barrier(8)
+
+    def draw() -> list[str]:
+        barrier.wait()
+        return [new_request_id() for _ in range(5_000)]
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = [value for batch in pool.map(lambda _: draw(), range(8)) for value in batch]
+    assert len(set(ids)) == len(ids) == 40_000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_repeat_the_parents_request_ids() -> None:
+    new_request_id()  # the parent now holds random digits a child would inherit
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read_end)
+        os.write(write_end, " ".join(new_request_id() for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        child = set(pipe.read().decode().split())
+    os.waitpid(pid, 0)
+    parent = {new_request_id() for _ in range(50)}
+    assert len(child) == 50
+    assert not child & parent

@@ -35,14 +35,21 @@ class OversizeRecordError(ValueError):
 
 def encode_record(record: Record, max_bytes: int) -> bytes:
     """JSON bytes for ``record``; repairs it in place (with notes) if it must."""
+    data = record.to_dict()
     try:
-        payload = orjson.dumps(record.to_dict(), option=_OPTIONS)
+        # Without _OPTIONS orjson is faster, and gives the same bytes whenever it succeeds:
+        # the option only adds keys that are not str.
+        payload = orjson.dumps(data)
     except (TypeError, orjson.JSONEncodeError):
-        _repair_values(record)
-        payload = orjson.dumps(record.to_dict(), option=_OPTIONS)
-    limit = max(1024, max_bytes - _ENVELOPE_BYTES)
-    if len(payload) > limit:
-        size = len(payload)
+        try:
+            payload = orjson.dumps(data, option=_OPTIONS)
+        except (TypeError, orjson.JSONEncodeError):
+            _repair_values(record)
+            payload = orjson.dumps(record.to_dict(), option=_OPTIONS)
+    size = len(payload)
+    limit = max_bytes - _ENVELOPE_BYTES
+    if size > limit and size > 1024:
+        limit = max(1024, limit)  # however small max_bytes is
         _truncate(record, size - limit)
         payload = orjson.dumps(record.to_dict(), option=_OPTIONS)
         if len(payload) > limit:

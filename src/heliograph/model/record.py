@@ -96,19 +96,27 @@ class Record:
             "status": self.status,
             "at": self.captured_at_ms,
         }
-        optional: JSONDict = {
-            "provider_given": self.provider_given or None,
-            "resp_json": self.response_json,
-            "resp_text": self.response_text,
-            "resp_headers": self.response_headers or None,
-            "url": None if self.request_url == "custom-model-nopath" else self.request_url,
-            "meta": self.request_meta or None,
-            "ttft": self.ttft_ms,
-            "headers": self.headers or None,
-            "cost": self.cost_usd,
-            "notes": self.notes or None,
-        }
-        out.update({k: v for k, v in optional.items() if v is not None})
+        # Added one by one, in this order: the key order is part of the bytes on disk.
+        if self.provider_given:
+            out["provider_given"] = self.provider_given
+        if self.response_json is not None:
+            out["resp_json"] = self.response_json
+        if self.response_text is not None:
+            out["resp_text"] = self.response_text
+        if self.response_headers:
+            out["resp_headers"] = self.response_headers
+        if self.request_url != "custom-model-nopath":
+            out["url"] = self.request_url
+        if self.request_meta:
+            out["meta"] = self.request_meta
+        if self.ttft_ms is not None:
+            out["ttft"] = self.ttft_ms
+        if self.headers:
+            out["headers"] = self.headers
+        if self.cost_usd is not None:
+            out["cost"] = self.cost_usd
+        if self.notes:
+            out["notes"] = self.notes
         return out
 
     @classmethod
