@@ -2,8 +2,9 @@
 
 Every accepted connection gets a thread that reads whole requests (head, then
 ``Content-Length`` body), records them, and answers each with the next ``Reply`` of the
-script (``OK`` once the script is exhausted): exact bytes, then optionally a close, or no
-answer at all until the server stops.
+script (``OK`` once the script is exhausted): exact bytes, optionally in pieces sent apart
+(cut at the ``split`` offsets), then optionally a close, or no answer at all until the
+server stops.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Reply:
     close: bool = False  # close the connection once ``data`` is sent
     hang: bool = False  # send nothing, keep the connection open until the server stops
     reset_after_s: float | None = None  # once ``data`` is sent, wait, then reset (RST)
+    split: tuple[int, ...] = ()  # send ``data`` cut at these offsets, pausing between pieces
+    pause_s: float = 0.03
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +96,8 @@ class ScriptedServer:
 
     def _serve(self, conn: socket.socket, number: int) -> None:
         try:
+            with contextlib.suppress(OSError):
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # pieces go apart
             if self._tls is not None:
                 conn = self._tls.wrap_socket(conn, server_side=True)
                 with self._changed:
@@ -126,7 +131,12 @@ class ScriptedServer:
         if reply.hang:
             self._stop.wait()
             return False
-        conn.sendall(reply.data)
+        start = 0
+        for offset in reply.split:
+            conn.sendall(reply.data[start:offset])
+            start = offset
+            self._stop.wait(reply.pause_s)
+        conn.sendall(reply.data[start:])
         if reply.reset_after_s is not None:
             self._stop.wait(reply.reset_after_s)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

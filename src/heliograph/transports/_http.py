@@ -2,13 +2,11 @@
 
 Shared by the transports and producers that POST JSON: Helicone's async-log routes and
 Jawn's ``/v1/log/request``. The wire is ``_wire.py``, a small HTTP/1.1 client of our own,
-because sender threads share the GIL with the program being observed. Measured here (one
-thread, keep-alive sink on loopback, 2.7 KB body, medians of 3): ``HeliconeHttpTransport.send``
-costs 45 µs of CPU per POST (32 user + 12 system) against 136 µs (109 + 27) on
-``http.client``, whose response parsing (``email.feedparser``) dominated; a whole
-``ManualLogger`` run (10,000 calls, then ``flush``) delivers 5,560 records/s at 170 µs of
-process CPU each, against 2,850/s at 297 µs. (``http.client`` had replaced httpx: 225 vs
-619 µs.) ``ssl`` is imported only for an https endpoint.
+because sender threads share the GIL with the program being observed: ``http.client``,
+whose response parsing (``email.feedparser``) dominated, cost several times its CPU per
+POST, and httpx more still. ``ssl`` is imported only for an https endpoint. A transport
+whose headers are mostly fixed builds its heads with ``template`` and posts them with
+``post_head``; a success answer maps to one shared ``Outcome`` per status.
 
 Status handling:
 - 2xx → delivered;
@@ -32,6 +30,7 @@ from heliograph.delivery.outcome import Outcome
 from heliograph.delivery.retry import parse_retry_after
 from heliograph.transports._wire import (
     Connection,
+    HeadTemplate,
     InvalidRequest,
     Origin,
     ProtocolError,
@@ -45,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["KeepAlivePool", "encode_headers"]
 
 _RETRYABLE_4XX = frozenset({408, 425, 429})
+# Outcomes are immutable: one per success status, shared by every delivery.
+_DELIVERED = {status: Outcome.delivered(status) for status in range(200, 300)}
 _STALE = (ConnectionResetError, BrokenPipeError)  # _wire.RemoteDisconnected included
 
 
@@ -70,39 +71,54 @@ class KeepAlivePool:
         self._lock = threading.Lock()
         self._open: set[Connection] = set()
 
+    def template(self, fixed: Mapping[str, str]) -> HeadTemplate:
+        """Heads for ``post_head``: ``fixed`` text headers, each request's own merged in."""
+        return HeadTemplate(self._wire, self.base_path, fixed)
+
     def post(self, path: str, body: bytes, headers: Mapping[str, bytes]) -> Outcome:
         """POST ``body`` to ``path`` (under the base path) and classify the answer."""
-        path = self.base_path + path
-        url = self._origin + path
         try:
-            head = self._wire.head(path, len(body), headers)
+            head = self._wire.head(self.base_path + path, len(body), headers)
         except InvalidRequest as exc:
             return Outcome.rejected(f"record cannot be sent as an HTTP request: {exc}")
+        return self.post_head(path, head, body)
+
+    def post_head(self, path: str, head: bytes, body: bytes) -> Outcome:
+        """POST with a head already built for ``path`` (under the base path), as ``post``."""
         for attempt in (1, 2):
             try:
                 connection, reused = self._connection()
             except OSError as exc:
-                return Outcome.retry(f"cannot connect to {url}: {exc}")
+                return Outcome.retry(f"cannot connect to {self._url(path)}: {exc}")
             try:
                 response = connection.exchange(head, body)
             except TimeoutError:
                 self._discard(connection)
-                return Outcome.retry(f"timed out after {self._timeout_s:g} s posting to {url}")
+                return Outcome.retry(
+                    f"timed out after {self._timeout_s:g} s posting to {self._url(path)}"
+                )
             except _STALE as exc:
                 self._discard(connection)
                 if reused and attempt == 1:
                     continue  # the server closed an idle keep-alive connection: reconnect
-                return Outcome.retry(f"connection to {url} lost: {exc!r}")
+                return Outcome.retry(f"connection to {self._url(path)} lost: {exc!r}")
             except ProtocolError as exc:
                 self._discard(connection)
-                return Outcome.retry(f"malformed response from {url}: {exc}")
+                return Outcome.retry(f"malformed response from {self._url(path)}: {exc}")
             except (OSError, ValueError) as exc:  # ValueError: closed by close() meanwhile
                 self._discard(connection)
-                return Outcome.retry(f"cannot reach {url}: {exc}")
+                return Outcome.retry(f"cannot reach {self._url(path)}: {exc}")
             if not response.reusable:
                 self._discard(connection)
-            return _outcome(response, url)
+            delivered = _DELIVERED.get(response.status)
+            if delivered is not None:
+                return delivered
+            return _outcome(response, self._url(path))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _url(self, path: str) -> str:
+        """The full URL of ``path``, for messages only."""
+        return self._origin + self.base_path + path
 
     def close(self) -> None:
         with self._lock:

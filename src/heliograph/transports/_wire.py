@@ -8,7 +8,14 @@ Requests: the header names must be RFC 7230 tokens and the values bytes without 
 NUL, checked before anything is sent (``InvalidRequest``). ``Host`` (with the port when it
 is not the scheme's default), ``Content-Length`` and ``Accept-Encoding: identity`` are
 added; the caller's ``Host`` or ``Accept-Encoding`` replaces ours, and its
-``Content-Length`` or ``Transfer-Encoding`` is dropped (the framing is ours).
+``Content-Length`` or ``Transfer-Encoding`` is dropped (the framing is ours). A sender
+whose headers are mostly the same on every request builds its heads with a
+``HeadTemplate``: the same bytes, with the constant part prepared once.
+
+The response head is usually whole in the first read: it is then checked and its framing
+fields found with a few searches over the head at once, and the other headers are parsed
+only if asked for (``Response.headers``). A head that came in pieces, or that is anything
+but plain, is read line by line instead, under the same rules and limits.
 
 Responses (HTTP/1.0 or 1.1): 1xx interim responses are skipped; header lines, their
 count and the whole head are capped, so a hostile server cannot exhaust memory; the body
@@ -26,18 +33,19 @@ connection looks like that, and the caller may retry once on a new connection.
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 import socket
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:  # ssl is imported only when an https endpoint is configured
-    import io
     import ssl
 
 __all__ = [
     "MAX_BODY_BYTES",
     "Connection",
+    "HeadTemplate",
     "InvalidRequest",
     "Origin",
     "ProtocolError",
@@ -64,6 +72,19 @@ _OURS = frozenset({"host", "accept-encoding"})  # the caller's replaces ours
 _CRLF = b"\r\n"
 _BLANK = (b"\r\n", b"\n")
 _NO_BODY = frozenset({204, 304})
+_CONTROL = re.compile(rb"[\r\n\0]").search
+# For the whole-head reader (``Connection._whole_head``):
+_AFTER_CODE = (b"", b" ", b"\r")  # what may follow the status code
+# A line it leaves to the line-by-line reader: a bare LF, or a header line that does not
+# start with a token straight followed by a colon (a continuation, a name with spaces...).
+_ODD_LINE = re.compile(rb"\n(?:(?<!\r\n)|(?![!#$%&'*+\-.^_`|~0-9A-Za-z]+:))").search
+# A header line takes at least 4 bytes ("\r\n", a name, ":"): a shorter head has fewer
+# than MAX_HEADERS lines, no need to count them.
+_FEW_HEADERS_BYTES = 4 * MAX_HEADERS
+# The framing fields, whatever the case of their names; a value keeps its line's CR.
+_FRAMING_FIELDS = re.compile(
+    rb"\n(connection|transfer-encoding|content-length):([^\n]*)", re.IGNORECASE
+).findall
 
 
 class ProtocolError(Exception):
@@ -79,13 +100,31 @@ class RemoteDisconnected(ConnectionResetError):
 
 
 class Response:
-    __slots__ = ("body", "headers", "reusable", "status")
+    __slots__ = ("_head", "_headers", "body", "reusable", "status")
 
-    def __init__(self, status: int, headers: dict[bytes, bytes], body: bytes, reusable: bool):
+    def __init__(
+        self,
+        status: int,
+        headers: dict[bytes, bytes] | None,
+        body: bytes,
+        reusable: bool,
+        head: bytes = b"",
+    ) -> None:
         self.status = status
-        self.headers = headers  # lower-case names; repeated fields joined with ", "
+        self._headers = headers
+        self._head = head  # when ``headers`` is None: the head they are parsed from on demand
         self.body = body  # at most MAX_BODY_BYTES
         self.reusable = reusable
+
+    @property
+    def headers(self) -> dict[bytes, bytes]:
+        """Lower-case names; repeated fields joined with ``", "``."""
+        if self._headers is None:
+            head = self._head
+            start = head.find(_CRLF)
+            fields = head[start + 2 :] + b"\r\n\r\n" if start >= 0 else _CRLF
+            self._headers = _headers(io.BytesIO(fields).readline, "header")
+        return self._headers
 
     def header(self, name: bytes) -> str | None:
         value = self.headers.get(name)
@@ -162,6 +201,126 @@ class Origin:
             head += b"Accept-Encoding: identity\r\n"
         return head
 
+    def start(self, path: str) -> bytes:
+        """The request line and default headers of ``POST path``; raises ``InvalidRequest``."""
+        line, defaults = self._heads.get(path) or self._request_line(path)
+        return line + defaults
+
+
+class _Plan:
+    """How to build the head for one tuple of request header names."""
+
+    __slots__ = ("form", "order")
+
+    def __init__(self, form: bytes, order: tuple[int, ...] | None) -> None:
+        self.form = form  # a bytes %-format: (start, Content-Length, *values in field order)
+        self.order = order  # which request value fills each slot; None: all, in their order
+
+
+_NO_PLAN = _Plan(b"", None)  # these names take the general route
+
+
+class HeadTemplate:
+    """Request heads for one origin whose text headers are mostly fixed, from bytes built once.
+
+    The fields are ``fixed`` merged with each request's ``extra`` as
+    ``model.headers.merge_headers`` merges them: names compare case-insensitively and the
+    request's own header wins, in the fixed one's place and with the request's spelling;
+    values go out UTF-8 encoded. For each tuple of ``extra`` names, a bytes format holding
+    everything but the values and ``Content-Length`` is prepared once.
+
+    ``head`` returns exactly the bytes ``Origin.head`` gives for the merged, encoded
+    headers, or ``None`` when it cannot vouch for them: a name that is not a token or that
+    is framing, ``Host`` or ``Accept-Encoding``, a value that is not text, cannot be
+    encoded or holds CR, LF or NUL, a bad path, more distinct name tuples than it caches.
+    Anything but a plain ``dict`` of ``extra`` headers takes that route too. ``head`` never
+    raises: the caller then takes the general route, which sends or fails as it always did.
+    """
+
+    def __init__(self, origin: Origin, base_path: str, fixed: Mapping[str, str]) -> None:
+        self._origin = origin
+        self._base_path = base_path
+        self._starts: dict[str, bytes] = {}
+        self._plans: dict[tuple[object, ...], _Plan] = {}
+        self._fixed = _fixed_fields(fixed)
+
+    def head(self, path: str, content_length: int, extra: Mapping[str, str]) -> bytes | None:
+        """The head for ``POST base_path + path`` with ``extra`` merged in, or ``None``."""
+        if type(extra) is not dict:  # another mapping: the general route
+            return None
+        names = tuple(extra)
+        plan = self._plans.get(names) or self._plan(names)
+        start = self._starts.get(path) or self._start(path)
+        if plan is _NO_PLAN or start is None:
+            return None
+        try:
+            if plan.order is None:
+                values = [value.encode() for value in extra.values()]
+            else:
+                given = list(extra.values())
+                values = [given[index].encode() for index in plan.order]
+            if _CONTROL(b"".join(values)) is not None:
+                return None  # CR, LF or NUL in a value: the general route says which
+            return plan.form % (start, content_length, *values)
+        except (AttributeError, TypeError, UnicodeEncodeError):  # not text: the general route
+            return None
+
+    def _start(self, path: str) -> bytes | None:
+        try:
+            start = self._origin.start(self._base_path + path)
+        except InvalidRequest:
+            return None
+        if len(self._starts) < _CACHE_MAX:
+            self._starts[path] = start
+        return start
+
+    def _plan(self, names: tuple[object, ...]) -> _Plan:
+        if self._fixed is None or len(self._plans) >= _CACHE_MAX:
+            return _NO_PLAN
+        merged: dict[str, tuple[str, bytes | int]] = dict(self._fixed)
+        for index, name in enumerate(names):
+            if not isinstance(name, str) or not _TOKEN(name):
+                return self._keep(names, _NO_PLAN)
+            lowered = name.lower()
+            if lowered in _FRAMING or lowered in _OURS:
+                return self._keep(names, _NO_PLAN)
+            merged[lowered] = (name, index)
+        parts = [b"%s", b"Content-Length: %d\r\n"]
+        order: list[int] = []
+        for name, value in merged.values():
+            start = name.encode("ascii").replace(b"%", b"%%") + b": "
+            if isinstance(value, int):
+                parts.append(start + b"%s\r\n")
+                order.append(value)
+            else:
+                parts.append(start + value.replace(b"%", b"%%") + _CRLF)
+        parts.append(_CRLF)
+        in_order = order == list(range(len(names)))
+        return self._keep(names, _Plan(b"".join(parts), None if in_order else tuple(order)))
+
+    def _keep(self, names: tuple[object, ...], plan: _Plan) -> _Plan:
+        self._plans[names] = plan
+        return plan
+
+
+def _fixed_fields(fixed: Mapping[str, str]) -> dict[str, tuple[str, bytes]] | None:
+    """The fixed headers merged and encoded, or ``None`` if any needs the general route."""
+    merged: dict[str, tuple[str, bytes]] = {}
+    for name, value in fixed.items():
+        if not isinstance(name, str) or not _TOKEN(name) or not isinstance(value, str):
+            return None
+        lowered = name.lower()
+        if lowered in _FRAMING or lowered in _OURS:
+            return None
+        try:
+            encoded = value.encode()
+        except UnicodeEncodeError:
+            return None
+        if b"\r" in encoded or b"\n" in encoded or b"\0" in encoded:
+            return None
+        merged[lowered] = (name, encoded)
+    return merged
+
 
 def _header_start(name: str) -> bytes:
     if not isinstance(name, str) or not _TOKEN(name):
@@ -224,6 +383,67 @@ class Connection:
         else:
             self._sock.sendall(head)
             self._sock.sendall(body)
+        data = self._reader.peek()  # what one read brought, nothing consumed yet
+        if not data:
+            raise RemoteDisconnected("the server closed the connection without answering")
+        end = data.find(b"\r\n\r\n", 0, MAX_LINE_BYTES)
+        if end > 0:
+            try:
+                response = self._whole_head(data[:end])
+            except ConnectionResetError as exc:
+                raise ProtocolError(
+                    f"the connection was reset during the response ({exc})"
+                ) from None
+            if response is not None:
+                return response
+        return self._response()
+
+    def _whole_head(self, head: bytes) -> Response | None:
+        """The response, when its head (without the blank line) came whole and plain.
+
+        Plain: a final status, every line ended by CRLF, every header line a token name
+        straight followed by a colon, each framing field at most once, fewer lines than
+        ``MAX_HEADERS``. ``None``, with nothing consumed, for anything else: the line by
+        line reader then reads it from the start, checks and all.
+        """
+        if _ODD_LINE(head) is not None or (
+            len(head) >= _FEW_HEADERS_BYTES and head.count(_CRLF) >= MAX_HEADERS
+        ):
+            return None
+        version = head[:9]
+        if version == b"HTTP/1.1 ":
+            http10 = False
+        elif version == b"HTTP/1.0 ":
+            http10 = True
+        else:
+            return None
+        code = head[9:12]
+        if not code.isdigit() or head[12:13] not in _AFTER_CODE:
+            return None
+        status = int(code)
+        if status < 200:
+            return None
+        connection = coding = length = None
+        for name, value in _FRAMING_FIELDS(head):
+            lowered = name.lower()
+            if lowered == b"content-length":
+                if length is not None:
+                    return None
+                length = value.strip()
+            elif lowered == b"connection":
+                if connection is not None:
+                    return None
+                connection = value.strip()
+            else:
+                if coding is not None:
+                    return None
+                coding = value.strip()
+        self._reader.read(len(head) + 4)
+        body, reusable = self._body(status, http10, connection, coding, length)
+        return Response(status, None, body, reusable, head)
+
+    def _response(self) -> Response:
+        """The response read line by line."""
         readline = self._reader.readline
         line = readline(MAX_LINE_BYTES + 1)
         if not line:
@@ -233,7 +453,15 @@ class Connection:
                 status, http10 = _status(line)
                 headers = _headers(readline, "header")
                 if status >= 200:
-                    return self._body(status, http10, headers)
+                    get = headers.get
+                    body, reusable = self._body(
+                        status,
+                        http10,
+                        get(b"connection"),
+                        get(b"transfer-encoding"),
+                        get(b"content-length"),
+                    )
+                    return Response(status, headers, body, reusable)
                 if status == 101:
                     raise ProtocolError("unexpected 101 Switching Protocols")
                 line = readline(MAX_LINE_BYTES + 1)
@@ -241,34 +469,39 @@ class Connection:
             raise ProtocolError(f"the connection was reset during the response ({exc})") from None
         raise ProtocolError(f"more than {MAX_INTERIM} interim (1xx) responses")
 
-    def _body(self, status: int, http10: bool, headers: dict[bytes, bytes]) -> Response:
-        connection = headers.get(b"connection")
+    def _body(
+        self,
+        status: int,
+        http10: bool,
+        connection: bytes | None,
+        coding: bytes | None,
+        length: bytes | None,
+    ) -> tuple[bytes, bool]:
+        """The body (its first ``MAX_BODY_BYTES``) and whether the connection can be reused."""
         if connection is None:
             reusable = not http10
         else:
             connection = connection.lower()
             reusable = b"close" not in connection and (not http10 or b"keep-alive" in connection)
         if status in _NO_BODY:
-            return Response(status, headers, b"", reusable)
-        coding = headers.get(b"transfer-encoding")
-        length = headers.get(b"content-length")
+            return b"", reusable
         if coding is not None:
             if coding.lower().rsplit(b",", 1)[-1].strip() != b"chunked":
-                return Response(status, headers, self._read(MAX_BODY_BYTES), False)
+                return self._read(MAX_BODY_BYTES), False
             body, drained = self._chunked()
             # Both framings at once is a smuggling smell: read by chunks, then drop it.
-            return Response(status, headers, body, reusable and drained and length is None)
+            return body, reusable and drained and length is None
         if length is None:
-            return Response(status, headers, self._read(MAX_BODY_BYTES), False)
+            return self._read(MAX_BODY_BYTES), False
         size = _content_length(length)
         if size <= MAX_BODY_BYTES:
-            return Response(status, headers, self._exact(size), reusable)
+            return self._exact(size), reusable
         body = self._exact(MAX_BODY_BYTES)
         rest = size - MAX_BODY_BYTES
         if rest > MAX_DRAIN_BYTES:
-            return Response(status, headers, body, False)
+            return body, False
         self._skip(rest)
-        return Response(status, headers, body, reusable)
+        return body, reusable
 
     def _chunked(self) -> tuple[bytes, bool]:
         """The first ``MAX_BODY_BYTES`` of a chunked body, and whether it was read to the end."""

@@ -24,6 +24,11 @@ class HeliconeHttpTransport:
 
     A record's own headers win over the configured ones, ``Authorization`` included: the
     relay forwards each queued message under the key it was logged with.
+
+    The request head comes from a ``HeadTemplate`` holding the configured headers as
+    bytes, which merges in the record's headers by ``merge_headers``'s rule; for what the
+    template leaves (an unusual header name or value), ``merge_headers`` and
+    ``encode_headers`` build it as they always did.
     """
 
     def __init__(self, config: Config) -> None:
@@ -38,14 +43,20 @@ class HeliconeHttpTransport:
             "User-Agent": "heliograph",
             **config.headers,
         }
+        self._template = self._pool.template(self._headers)
 
     def send(self, record: Record) -> Outcome:
         try:
             body = orjson.dumps(async_log_body(record), option=orjson.OPT_NON_STR_KEYS)
-            headers = encode_headers(merge_headers(self._headers, record.headers))
+            path = log_path(record.provider)
+            head = self._template.head(path, len(body), record.headers)
+            if head is None:
+                headers = encode_headers(merge_headers(self._headers, record.headers))
         except (TypeError, ValueError, UnicodeEncodeError) as exc:
             return Outcome.rejected(f"record cannot be encoded as a request: {exc}")
-        return self._pool.post(log_path(record.provider), body, headers)
+        if head is None:
+            return self._pool.post(path, body, headers)
+        return self._pool.post_head(path, head, body)
 
     def close(self) -> None:
         self._pool.close()
