@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,11 +14,18 @@ import pytest
 
 from heliograph import ManualLogger
 from heliograph.receiver import ReceiverThread
+from heliograph.spool.deliverers import agent_pid
+from heliograph.spool.folder import SpoolFolder
 
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HELICONE_API_KEY", "HELIOGRAPH_ENDPOINT", "HELIOGRAPH_SPOOL_DIR"):
+    for name in (
+        "HELICONE_API_KEY",
+        "HELIOGRAPH_ENDPOINT",
+        "HELIOGRAPH_SPOOL_DIR",
+        "HELIOGRAPH_DELIVERY",
+    ):
         monkeypatch.delenv(name, raising=False)
     logging.getLogger("heliograph").setLevel(logging.DEBUG)
 
@@ -23,6 +33,33 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def spool_dir(tmp_path: Path) -> Path:
     return tmp_path / "spool"
+
+
+@pytest.fixture(params=["thread", "agent"])
+def delivery_mode(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, spool_dir: Path
+) -> Iterator[str]:
+    """Run a test with in-process delivery, then with the delivery agent (every logger,
+    the test's own and its child processes', through ``HELIOGRAPH_DELIVERY``)."""
+    monkeypatch.setenv("HELIOGRAPH_DELIVERY", request.param)
+    yield str(request.param)
+    stop_agents(spool_dir)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_agent_outlives_the_tests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Agent exporters start delivery agents, which outlive their test by design."""
+    yield
+    stop_agents(tmp_path_factory.getbasetemp(), "**/")
+
+
+def stop_agents(spool_dir: Path, depth: str = "") -> None:
+    """Kill the delivery agents loggers started for a test's spool (they outlive the test)."""
+    for folder in spool_dir.glob(f"{depth}destinations/*"):
+        pid = agent_pid(SpoolFolder(folder))
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.server
+import json
 import socket
 import subprocess
 import threading
@@ -135,3 +137,76 @@ def small_tmpfs(mount_point: Path, size: str = "256k") -> Iterator[Path]:
         yield mount_point
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def destination_dir(spool_dir: Path) -> Path:
+    """The one destination folder a test's loggers spooled into (asserting there is one)."""
+    folders = sorted((spool_dir / "destinations").iterdir())
+    assert len(folders) == 1, f"expected one destination, found {folders}"
+    return folders[0]
+
+
+class CountingSink:
+    """A real HTTP server on loopback that answers every log with 200 and counts each POST.
+
+    Unlike the receiver, which keeps one row per request id, it sees duplicates: ``posts``
+    counts every POST per ``Helicone-Request-Id``, and ``keys`` the bearer key each came
+    with.
+    """
+
+    def __init__(self, port: int = 0, delay_s: float = 0.0) -> None:
+        """``delay_s``: how long each answer takes, after the POST was counted."""
+        self.posts: Counter[str] = Counter()
+        self.keys: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            wbufsize = 65536  # the answer leaves in one segment, not held by delayed ACKs
+            disable_nagle_algorithm = True
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                json.loads(body)  # a whole log arrived
+                request_id = self.headers.get("helicone-request-id", "")
+                key = self.headers.get("authorization", "")
+                with sink._lock:
+                    sink.posts[request_id] += 1
+                    sink.keys.setdefault(key, set()).add(request_id)
+                time.sleep(delay_s)
+                self.send_response(200)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # a client dropping its keep-alive connection is not news
+
+        self._server = Server(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> CountingSink:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)
+
+    @property
+    def duplicates(self) -> dict[str, int]:
+        with self._lock:
+            return {rid: n for rid, n in self.posts.items() if n > 1}
+
+    def received(self) -> int:
+        with self._lock:
+            return len(self.posts)

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "heliograph"
 RANKS = {
     "_version": 0, "errors": 0, "config": 0, "_ratelimit": 0,
     "model": 1, "privacy": 2, "capture": 3, "spool": 4, "delivery": 5, "transports": 6,
-    "receiver": 7, "pipeline": 8, "relay": 8, "logger": 9, "__init__": 10, "cli": 11,
+    "receiver": 7, "pipeline": 8, "agent": 8, "relay": 8, "logger": 9, "__init__": 10, "cli": 11,
     "__main__": 11,
 }  # fmt: skip
 RECEIVER_MAY_IMPORT = {"_version", "errors", "config", "model", "receiver"}

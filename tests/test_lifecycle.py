@@ -11,6 +11,7 @@ from pathlib import Path
 from heliograph import ManualLogger, stable_id
 from heliograph.receiver import ReceiverThread
 from heliograph.spool import spool_status
+from tests.support import CountingSink, free_port
 
 LOG_AND_RETURN = textwrap.dedent(
     """
@@ -47,13 +48,16 @@ def test_dead_endpoint_does_not_hold_exit_and_keeps_every_record(spool_dir: Path
 
 
 def test_zero_exit_budget_skips_delivery_and_keeps_records_for_later(
-    sink: ReceiverThread, spool_dir: Path
+    spool_dir: Path, tmp_path: Path
 ) -> None:
-    run_and_exit("http://127.0.0.1:9", spool_dir, 20, exit_timeout_s=0)
-    later = ManualLogger(logging_endpoint=sink.url, spool_dir=spool_dir)
-    assert later.flush(timeout=20).delivered == 20
-    later.close()
-    assert sink.store.count() == 20
+    port = free_port()  # nothing listens yet: the endpoint is down while the app runs
+    run_and_exit(f"http://127.0.0.1:{port}", spool_dir, 20, exit_timeout_s=0)
+    assert spool_status(spool_dir).pending == 20
+    with ReceiverThread(db_path=tmp_path / "later.db", port=port) as sink:
+        later = ManualLogger(logging_endpoint=sink.url, spool_dir=spool_dir)
+        assert later.flush(timeout=20).delivered == 20
+        later.close()
+        assert sink.store.count() == 20
 
 
 def test_forked_child_delivers_its_own_records_and_nothing_twice(
@@ -91,3 +95,38 @@ def test_close_reports_what_is_still_pending_when_the_endpoint_is_down(spool_dir
     report = logger.close(timeout=0)
     assert report.pending == 300
     assert spool_status(spool_dir).pending == 300
+
+
+EXIT_NORMALLY = textwrap.dedent(
+    """
+    import sys
+    from heliograph import ManualLogger
+    logger = ManualLogger(logging_endpoint=sys.argv[1], spool_dir=sys.argv[2])
+    for i in range(1000):
+        logger.log_single_request({"model": "m"}, "x", idempotency_key=f"{sys.argv[3]}-{i}")
+    """
+)
+
+
+def test_a_normal_exit_never_leaves_a_received_record_to_be_sent_again(
+    spool_dir: Path, delivery_mode: str
+) -> None:
+    """Four processes log 1,000 records each and return; then a flush runs. A sink that
+    counts every POST must see each request id exactly once: requests in flight at the exit
+    bound have their answers waited for and acknowledged. The sink answers in 10 ms, so the
+    2 s exit bound ends with requests in flight."""
+    with CountingSink(delay_s=0.01) as sink:
+        writers = [
+            subprocess.Popen([sys.executable, "-c", EXIT_NORMALLY, sink.url, str(spool_dir),
+                              f"p{n}"])
+            for n in range(4)
+        ]  # fmt: skip
+        assert [w.wait(timeout=120) for w in writers] == [0] * 4
+        flushed = subprocess.run(
+            [sys.executable, "-m", "heliograph", "flush", "--spool-dir", str(spool_dir)],
+            env={**os.environ, "HELIOGRAPH_ENDPOINT": sink.url},
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert flushed.returncode == 0, flushed.stdout + flushed.stderr
+        assert sink.received() == 4000
+        assert sink.duplicates == {}

@@ -7,6 +7,7 @@ runs at construction, so a bad value fails loudly once instead of silently later
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,8 @@ FsyncPolicy = Literal["never", "interval", "always"]
 _FSYNC_POLICIES = ("never", "interval", "always")
 TransportName = Literal["helicone", "queue"]
 _TRANSPORTS = ("helicone", "queue")
+DeliveryMode = Literal["auto", "thread", "agent"]
+_DELIVERY_MODES = ("auto", "thread", "agent")
 
 
 def default_spool_dir() -> Path:
@@ -55,6 +58,10 @@ class Config:
     max_segment_bytes: int = 4 * 1024 * 1024
     max_record_bytes: int = 10 * 1024 * 1024
     deliver: bool = True
+    # Who delivers: "auto" hands over to a running delivery agent (heliograph agent) and
+    # delivers in-process otherwise; "thread" always in-process; "agent" never in-process,
+    # starting an agent when none runs.
+    delivery: DeliveryMode = "auto"
     concurrency: int = 4
     connect_timeout_s: float = 5.0
     attempt_timeout_s: float = 10.0
@@ -111,6 +118,8 @@ class Config:
         )
         if env.get("HELIOGRAPH_SPOOL_DIR"):
             values["spool_dir"] = Path(env["HELIOGRAPH_SPOOL_DIR"])
+        if env.get("HELIOGRAPH_HEADERS"):
+            values["headers"] = _parse_headers(env["HELIOGRAPH_HEADERS"])
         if env.get("HELIOGRAPH_BLOB_DIR"):
             values["blob_dir"] = Path(env["HELIOGRAPH_BLOB_DIR"]).expanduser()
         for name, field in _ENV_FIELDS.items():
@@ -127,6 +136,29 @@ class Config:
         config.validate()
         return config
 
+    def delivery_env(self) -> dict[str, str]:
+        """The environment that configures a delivery agent exactly like this config.
+
+        The key travels here (``HELICONE_API_KEY``), never on a command line or on disk.
+        """
+        env = {"HELIOGRAPH_ENDPOINT": self.endpoint, "HELIOGRAPH_SPOOL_DIR": str(self.spool_dir)}
+        if self.api_key:
+            env["HELICONE_API_KEY"] = self.api_key
+        if self.blob_dir is not None:
+            env["HELIOGRAPH_BLOB_DIR"] = str(self.blob_dir)
+        if self.headers:
+            env["HELIOGRAPH_HEADERS"] = json.dumps(dict(self.headers))
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for name, field in _ENV_FIELDS.items():
+            value = getattr(self, field)
+            # Defaults stay unset, so the agent applies its own (more requests in flight:
+            # its threads cost the app nothing); an inherited variable is overridden.
+            if value != defaults[field] or name in os.environ:
+                env[name] = (
+                    ("true" if value else "false") if isinstance(value, bool) else str(value)
+                )
+        return env
+
     def validate(self) -> None:
         """Raise ``ConfigError`` naming the first invalid setting and what it expects."""
         if not self.endpoint.startswith(("http://", "https://")):
@@ -137,6 +169,10 @@ class Config:
         if self.transport not in _TRANSPORTS:
             raise ConfigError(
                 f"transport must be one of {', '.join(_TRANSPORTS)}, not {self.transport!r}"
+            )
+        if self.delivery not in _DELIVERY_MODES:
+            raise ConfigError(
+                f"delivery must be one of {', '.join(_DELIVERY_MODES)}, not {self.delivery!r}"
             )
         if self.fsync not in _FSYNC_POLICIES:
             raise ConfigError(
@@ -178,8 +214,14 @@ _ENV_FIELDS = {
     "HELIOGRAPH_FSYNC": "fsync",
     "HELIOGRAPH_FSYNC_INTERVAL_S": "fsync_interval_s",
     "HELIOGRAPH_DELIVER": "deliver",
+    "HELIOGRAPH_DELIVERY": "delivery",
     "HELIOGRAPH_CONCURRENCY": "concurrency",
+    "HELIOGRAPH_CONNECT_TIMEOUT_S": "connect_timeout_s",
     "HELIOGRAPH_ATTEMPT_TIMEOUT_S": "attempt_timeout_s",
+    "HELIOGRAPH_INITIAL_BACKOFF_S": "initial_backoff_s",
+    "HELIOGRAPH_MAX_BACKOFF_S": "max_backoff_s",
+    "HELIOGRAPH_MAX_SEGMENT_BYTES": "max_segment_bytes",
+    "HELIOGRAPH_MAX_RECORD_BYTES": "max_record_bytes",
     "HELIOGRAPH_EXIT_TIMEOUT_S": "exit_timeout_s",
     "HELIOGRAPH_MAX_RETRY_ELAPSED_S": "max_retry_elapsed_s",
     "HELIOGRAPH_MAX_SPOOL_BYTES": "max_spool_bytes",
@@ -191,6 +233,18 @@ _ENV_FIELDS = {
     "HELIOGRAPH_ESTIMATE_TOKENS": "estimate_tokens",
 }
 _FIELD_TYPES: dict[str, type] = {f.name: f.type for f in dataclasses.fields(Config)}  # type: ignore[misc]
+
+
+def _parse_headers(raw: str) -> dict[str, str]:
+    try:
+        headers = json.loads(raw)
+    except ValueError:
+        headers = None
+    if not isinstance(headers, dict):
+        raise ConfigError(
+            f"environment variable HELIOGRAPH_HEADERS={raw!r} must be a JSON object of headers"
+        )
+    return {str(k): str(v) for k, v in headers.items()}
 
 
 def _parse(name: str, raw: str, kind: object) -> object:

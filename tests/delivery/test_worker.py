@@ -12,7 +12,7 @@ from heliograph import ManualLogger
 from heliograph.delivery.retry import backoff_s, parse_retry_after
 from heliograph.receiver import ReceiverThread
 from heliograph.spool import read_dead_letters
-from tests.support import FaultProxy, free_port
+from tests.support import FaultProxy, destination_dir, free_port
 
 REQUEST = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 Logger = Callable[..., ManualLogger]
@@ -97,7 +97,7 @@ def test_400_is_dead_lettered_with_the_error_text_and_not_retried(
         report = logger.flush(timeout=20)
     assert report.dead_lettered == 1 and report.delivered == 2 and report.pending == 0
     assert proxy.requests == 3
-    letters = list(read_dead_letters(spool_dir / "dead-letters.jsonl"))
+    letters = list(read_dead_letters(destination_dir(spool_dir) / "dead-letters.jsonl"))
     assert len(letters) == 1
     assert letters[0]["status"] == 400
     assert "providerResponse.status must be a number" in letters[0]["response"]

@@ -15,7 +15,7 @@ REQUEST = {"model": "m", "messages": [{"role": "user", "content": "y" * 1000}]}
 
 
 def folder_bytes(spool_dir: Path) -> int:
-    return sum(p.stat().st_size for p in (spool_dir / "segments").glob("*.jsonl"))
+    return sum(p.stat().st_size for p in spool_dir.glob("destinations/*/segments/*.jsonl"))
 
 
 def test_size_bound_evicts_oldest_segments_and_counts_them(spool_dir: Path) -> None:
@@ -34,12 +34,13 @@ def test_size_bound_evicts_oldest_segments_and_counts_them(spool_dir: Path) -> N
 
 
 def test_age_bound_evicts_segments_older_than_max_age(spool_dir: Path) -> None:
-    writer = ManualLogger(spool_dir=spool_dir, deliver=False, max_segment_bytes=5_000)
+    writer = ManualLogger(logging_endpoint="http://127.0.0.1:9", spool_dir=spool_dir,
+                          deliver=False, max_segment_bytes=5_000)  # fmt: skip
     for i in range(30):
         writer.log_single_request(REQUEST, "x", idempotency_key=f"old-{i}")
     writer.close(timeout=0)
     week_ago = time.time() - 8 * 24 * 3600
-    for segment in (spool_dir / "segments").glob("*.jsonl"):
+    for segment in spool_dir.glob("destinations/*/segments/*.jsonl"):
         os.utime(segment, (week_ago, week_ago))
     logger = ManualLogger(logging_endpoint="http://127.0.0.1:9", spool_dir=spool_dir)
     logger.flush(timeout=0.5)

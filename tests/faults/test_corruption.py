@@ -12,12 +12,14 @@ from pathlib import Path
 from heliograph import ManualLogger, stable_id
 from heliograph.receiver import ReceiverThread
 from heliograph.spool import spool_status
+from tests.support import destination_dir
 
 WRITE_THEN_DIE = textwrap.dedent(
     """
     import os, signal, sys
     from heliograph import ManualLogger
-    logger = ManualLogger(spool_dir=sys.argv[1], deliver=False, max_segment_bytes=20_000)
+    logger = ManualLogger(logging_endpoint=sys.argv[3], spool_dir=sys.argv[1], deliver=False,
+                          max_segment_bytes=20_000)
     for i in range(int(sys.argv[2])):
         logger.log_single_request({"model": "m", "n": i}, "answer %d" % i,
                                   idempotency_key="rec-%d" % i)
@@ -30,13 +32,13 @@ def test_byte_flips_truncation_and_garbage_lose_only_the_damaged_records(
     spool_dir: Path, sink: ReceiverThread
 ) -> None:
     count = 300
-    died = subprocess.run([sys.executable, "-c", WRITE_THEN_DIE, str(spool_dir), str(count)],
-                          check=False)  # fmt: skip
+    died = subprocess.run([sys.executable, "-c", WRITE_THEN_DIE, str(spool_dir), str(count),
+                           sink.url], check=False)  # fmt: skip
     assert died.returncode == -signal.SIGKILL
     rng = random.Random(20261122)
     damaged: set[int] = set()
     garbage = 0
-    segments = sorted((spool_dir / "segments").glob("*.jsonl"))
+    segments = sorted((destination_dir(spool_dir) / "segments").glob("*.jsonl"))
     assert len(segments) > 3
     for path in segments:
         lines = path.read_bytes().splitlines(keepends=True)
@@ -65,7 +67,7 @@ def test_byte_flips_truncation_and_garbage_lose_only_the_damaged_records(
     assert report.dropped == {"corrupt": len(damaged) + garbage}
     assert spool_status(spool_dir).lost == {"corrupt": len(damaged) + garbage}
     assert spool_status(spool_dir).pending == 0
-    assert list((spool_dir / "corrupt").glob("*.bad"))
+    assert list((destination_dir(spool_dir) / "corrupt").glob("*.bad"))
 
 
 def _number(line: bytes) -> int:
@@ -78,12 +80,14 @@ def _number(line: bytes) -> int:
 
 
 def test_corrupt_ack_and_ledger_lines_stop_nothing(spool_dir: Path, sink: ReceiverThread) -> None:
-    died = subprocess.run([sys.executable, "-c", WRITE_THEN_DIE, str(spool_dir), "20"],
+    died = subprocess.run([sys.executable, "-c", WRITE_THEN_DIE, str(spool_dir), "20", sink.url],
                           check=False)  # fmt: skip
     assert died.returncode == -signal.SIGKILL
-    for segment in (spool_dir / "segments").glob("*.jsonl"):
+    for segment in (destination_dir(spool_dir) / "segments").glob("*.jsonl"):
         segment.with_name(segment.name + ".acked").write_bytes(b"zz\n0000\x00garbage\n")
-    (spool_dir / "ledger.jsonl").write_bytes(b'{"counts": {"delivered": "many"}}\n{torn')
+    (destination_dir(spool_dir) / "ledger.jsonl").write_bytes(
+        b'{"counts": {"delivered": "many"}}\n{torn'
+    )
     logger = ManualLogger(logging_endpoint=sink.url, spool_dir=spool_dir)
     assert logger.flush(timeout=30).delivered == 20
     logger.close()

@@ -19,6 +19,9 @@ from heliograph import ManualLogger, stable_id
 from heliograph.receiver import ReceiverThread
 from heliograph.spool import spool_status
 
+# Each test runs with in-process delivery, then with the delivery agent.
+pytestmark = pytest.mark.usefixtures("delivery_mode")
+
 LOG_FOREVER = textwrap.dedent(
     """
     import os, sys, time
@@ -74,7 +77,10 @@ WRITE_N = textwrap.dedent(
     logger = ManualLogger(logging_endpoint=sys.argv[1], spool_dir=sys.argv[2])
     for i in range(int(sys.argv[4])):
         logger.log_single_request({"model": "m"}, "x", idempotency_key=f"{sys.argv[3]}-{i}")
-    report = logger.close(timeout=60)
+    # With an agent, flush waits until it has delivered the whole destination (all eight
+    # writers' records, at --full-scale 40,000 through one receiver).
+    report = logger.flush(timeout=240)
+    logger.close(timeout=60)
     sys.exit(0 if report.pending == 0 else 3)
     """
 )

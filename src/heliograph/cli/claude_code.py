@@ -213,9 +213,13 @@ def run_export(args: argparse.Namespace) -> int:
     if not privacy.exports:
         log.info("privacy mode is off: nothing exported")
         return EXIT_OK
-    config = Config.from_env(spool_dir=args.spool_dir, handle_sigterm=False)
+    from heliograph.cli.agent import agent_delivery_default
+
+    config = Config.from_env(
+        spool_dir=args.spool_dir, handle_sigterm=False, delivery=agent_delivery_default()
+    )
     pipeline = Pipeline(config)
-    pipeline.start()  # also delivers what earlier exporters left in the spool
+    pipeline.start()  # the agent also delivers what earlier exporters left in the spool
     exported = 0
     try:
         with state.exporting(args.lock_timeout) as locked:
@@ -224,13 +228,20 @@ def run_export(args: argparse.Namespace) -> int:
                 return EXIT_INCOMPLETE
             exported = _export_sessions(args, state, privacy, pipeline)
     finally:
+        if not args.detached:  # by hand: wait (bounded) until delivered, by the agent or here
+            pipeline.flush(args.flush_timeout)
         report = pipeline.close(args.flush_timeout, stop_on_failure=args.detached)
     if privacy.counts:
         log.info("masked: %s", dict(privacy.counts))
     if not args.detached:
+        delivered = (
+            "the delivery agent delivers"
+            if config.delivery == "agent"
+            else f"delivered {report.delivered}"
+        )
         print(
-            f"exported {exported} records; delivered {report.delivered}, "
-            f"pending {report.pending} (to {config.endpoint})"
+            f"exported {exported} records; {delivered}, pending {report.pending} "
+            f"(to {config.endpoint})"
         )
     return EXIT_OK if report.pending == 0 else EXIT_INCOMPLETE
 

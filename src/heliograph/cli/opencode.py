@@ -151,10 +151,13 @@ class _Export:
     def __init__(self, args: argparse.Namespace, history: History | None = None) -> None:
         from heliograph.capture.agents.opencode import OpenCodeCollector
         from heliograph.capture.agents.opencode_store import ExportedLedger
+        from heliograph.cli.agent import agent_delivery_default
         from heliograph.pipeline import Pipeline
         from heliograph.privacy import PrivacyFilter
 
-        self.config = Config.from_env(spool_dir=args.spool_dir, handle_sigterm=False)
+        self.config = Config.from_env(
+            spool_dir=args.spool_dir, handle_sigterm=False, delivery=agent_delivery_default()
+        )
         self.state_dir = _state_dir(args, self.config)
         self.privacy = PrivacyFilter.from_env(mode=args.privacy)
         self.pipeline = Pipeline(self.config)
@@ -166,10 +169,16 @@ class _Export:
 
     def close(self) -> int:
         self.collector.export()
+        self.pipeline.flush(self.flush_timeout)  # the agent delivers: wait for it, bounded
         report = self.pipeline.close(self.flush_timeout)
+        delivered = (
+            "the delivery agent delivers"
+            if self.config.delivery == "agent"
+            else f"delivered {report.delivered}"
+        )
         print(
             f"exported {self.collector.exported_count} OpenCode logs "
-            f"(privacy {self.privacy.mode}); delivered {report.delivered}, "
+            f"(privacy {self.privacy.mode}); {delivered}, "
             f"still spooled {report.pending} (to {self.config.endpoint})",
             file=sys.stderr,
         )

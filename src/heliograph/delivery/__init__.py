@@ -1,20 +1,13 @@
-"""Delivery: the background worker that moves spooled records to a transport.
+"""Delivery: spooled records to a transport, as stacked layers (see ``dispatcher``).
 
-``worker.DeliveryWorker`` (one dispatcher thread, N sender threads), ``outcome`` (the
-``Transport`` protocol and ``Outcome``: delivered, retry, rejected), ``retry`` (backoff and
-``Retry-After``), ``report`` (counters and the ``DeliveryReport`` of ``flush``/``close``).
-A record is acknowledged only after a 2xx or after it was dead-lettered.
+``dispatcher.Dispatcher`` (the loop), ``senders`` (concurrency and per-attempt deadline),
+``retry`` (the destination-wide backoff gate), ``enrich`` (cost and estimated tokens),
+``outcome`` (the ``Transport`` protocol and ``Outcome``: delivered, retry, rejected),
+``report`` (counters and the ``DeliveryReport`` of ``flush``/``close``). A record is
+acknowledged only after a 2xx or after it was dead-lettered.
 """
 
 from heliograph.delivery.outcome import Outcome, OutcomeKind, Transport
 from heliograph.delivery.report import DeliveryReport, DeliveryStats
-from heliograph.delivery.worker import DeliveryWorker
 
-__all__ = [
-    "DeliveryReport",
-    "DeliveryStats",
-    "DeliveryWorker",
-    "Outcome",
-    "OutcomeKind",
-    "Transport",
-]
+__all__ = ["DeliveryReport", "DeliveryStats", "Outcome", "OutcomeKind", "Transport"]

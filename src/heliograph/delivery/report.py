@@ -45,6 +45,11 @@ class DeliveryStats:
         with self._lock:
             setattr(self, name, getattr(self, name) + n)
 
+    def accept(self) -> None:
+        """One more record spooled (on the caller's thread: the cheapest count)."""
+        with self._lock:
+            self.accepted += 1
+
     def drop(self, reason: str, n: int = 1) -> None:
         with self._lock:
             self.dropped[reason] += n

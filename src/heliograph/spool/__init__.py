@@ -1,18 +1,26 @@
 """Spool: durable JSONL on local disk between capture and delivery. No HTTP here.
 
-Layout of a spool folder (0700; files 0600)::
+Layout of a spool folder (0700; files 0600): one folder per destination (the transport,
+endpoint and key a record was logged for, as a one-way fingerprint: ``destination.py``)::
 
-    segments/seg-<created ns>-<pid>-<rand>.jsonl   records, one framed JSON line each
-    segments/seg-….jsonl.acked                      offsets of finished records
-    dead-letters.jsonl                              records the endpoint refused for good
-    corrupt/<segment>.bad                           lines that failed their checksum
-    ledger.jsonl                                    delivered / dead / lost counts
+    eviction.lock                                   one size bound for every destination
+    destinations/<fingerprint>/
+        destination.json                            transport, target, key fingerprint
+        segments/seg-<created ns>-<pid>-<rand>.jsonl   records, one framed JSON line each
+        segments/seg-….jsonl.acked                  offsets of finished records
+        dead-letters.jsonl                          records the endpoint refused for good
+        corrupt/<segment>.bad                       lines that failed their checksum
+        ledger.jsonl                                delivered / dead / lost counts
+        delivery.lock, agent.lock, agent.json       who delivers it (``deliverers.py``)
 
 Invariants:
 - A process appends only to segments it created and holds (``flock``), so lines from
   several processes never interleave, and the hot path takes no cross-process lock.
 - ``append`` returns after one ``os.write``: the line is in the kernel, so it survives
   SIGKILL of the process; ``fsync`` (never | interval | always) bounds loss on power failure.
+- A destination's records are read only by its deliverers, and never by an app thread
+  and the delivery agent at once (``deliverers.py``): the agent alone may read segments
+  their writers still hold.
 - A record is acknowledged only when its outcome is final (delivered or dead-lettered);
   a segment is deleted only when every record in it is acknowledged. A crash in between
   means at most a re-send under the same request id, which the receiver dedupes.

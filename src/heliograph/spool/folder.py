@@ -14,7 +14,7 @@ import dataclasses
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from heliograph.errors import SpoolError
@@ -43,6 +43,10 @@ class HeldSegment:
     acked: set[int] = dataclasses.field(default_factory=set)
     read_fd: int | None = None
     ack_fd: int | None = None
+    # Live: read while its writer still holds it (the delivery agent's view). ``lock_fd``
+    # is then an unlocked descriptor, and ``scanned`` is how far ``lines`` was counted.
+    live: bool = False
+    scanned: int = 0
 
     @property
     def ack_path(self) -> Path:
@@ -52,22 +56,47 @@ class HeldSegment:
 class SpoolFolder:
     """Paths inside the spool folder and the table of segments held by this process."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        spool_root: Path | None = None,
+        on_created: Callable[[Path], None] | None = None,
+    ) -> None:
+        """``root`` is one destination's folder; ``spool_root`` the spool folder holding all
+        destinations (one size bound, one eviction turn). They are the same for a folder
+        used on its own. ``on_created(root)`` runs once, after ``ensure`` first succeeds
+        (to describe the destination beside its records)."""
+        self._on_created = on_created
         self.root = Path(root)
+        self.spool_root = self.root if spool_root is None else Path(spool_root)
         self.segments_dir = self.root / "segments"
         self.dead_letters_path = self.root / "dead-letters.jsonl"
         self.corrupt_dir = self.root / "corrupt"
         self.ledger_path = self.root / "ledger.jsonl"
-        self.eviction_lock_path = self.root / "eviction.lock"
+        self.eviction_lock_path = self.spool_root / "eviction.lock"
+        # Who delivers this destination: in-process workers share this lock, the delivery
+        # agent holds it alone (delivery/deliverer.py).
+        self.delivery_lock_path = self.root / "delivery.lock"
+        self.agent_lock_path = self.root / "agent.lock"
+        self.agent_state_path = self.root / "agent.json"
+        # Touched by ``flush`` in another process: the agent then retries at once.
+        self.flush_request_path = self.root / "flush.request"
         self.lock = threading.Lock()
         self.held: dict[str, HeldSegment] = {}
+        self.version = 0  # changes whenever ``held`` does, so readers may cache its order
         self._pid = os.getpid()
 
     def ensure(self) -> None:
         """Create the folders (0700); raise ``SpoolError`` saying why if that fails."""
+        folders = [self.spool_root]
+        if self.root != self.spool_root:
+            folders += [self.root.parent, self.root]
         try:
-            for folder in (self.root, self.segments_dir, self.corrupt_dir):
+            for folder in (*folders, self.segments_dir, self.corrupt_dir):
                 folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            if self._on_created is not None:
+                self._on_created(self.root)
+                self._on_created = None
         except OSError as exc:
             raise SpoolError(
                 f"cannot create spool folder {self.root}: {exc.strerror}; "
@@ -77,6 +106,7 @@ class SpoolFolder:
     def hold(self, segment: HeldSegment) -> None:
         with self.lock:
             self.held[segment.name] = segment
+            self.version += 1
 
     def release(self, segment: HeldSegment) -> None:
         """Forget a segment and close its descriptors, which drops the lock. Idempotent.
@@ -87,6 +117,7 @@ class SpoolFolder:
         """
         with self.lock:
             self.held.pop(segment.name, None)
+            self.version += 1
             descriptors = (segment.read_fd, segment.ack_fd, segment.lock_fd)
             segment.read_fd = segment.ack_fd = None
             segment.lock_fd = -1
@@ -144,6 +175,17 @@ class SpoolFolder:
         self.hold(segment)
         return segment
 
+    def watch(self, name: str) -> HeldSegment | None:
+        """Follow a segment a live writer holds, without its lock (to read it as it grows)."""
+        path = self.segments_dir / name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        segment = HeldSegment(name=name, path=path, lock_fd=fd, sealed=False, live=True)
+        self.hold(segment)
+        return segment
+
     def forget_after_fork(self) -> None:
         """In a forked child: drop the parent's table without unlocking the parent's files.
 
@@ -154,6 +196,7 @@ class SpoolFolder:
         with self.lock:
             inherited = list(self.held.values())
             self.held.clear()
+            self.version += 1
         for segment in inherited:
             for fd in (segment.read_fd, segment.ack_fd, segment.lock_fd):
                 if fd is not None:

@@ -1,4 +1,8 @@
-"""Check, repair and purge a spool folder (``heliograph verify``, ``purge``).
+"""Check, repair and purge a spool folder (``heliograph verify``, ``purge``, ``replay``).
+
+Each function works on one destination's folder (or on the legacy unbound folder, the
+spool folder itself, leaving the destinations inside it alone); ``spool_root`` is the
+spool folder holding it.
 
 Only segments no live process holds are changed: a repair or purge claims each segment
 with the same ``flock`` the delivery workers use, so it can never pull a file from under
@@ -16,6 +20,7 @@ from pathlib import Path
 import orjson
 
 from heliograph.spool.dead_letters import rewrite_dead_letters
+from heliograph.spool.destination import DESTINATIONS_DIR
 from heliograph.spool.folder import DIR_MODE, FILE_MODE, SpoolFolder
 from heliograph.spool.ledger import Ledger
 from heliograph.spool.reader import SpoolReader
@@ -53,9 +58,9 @@ class VerifyReport:
         return not self.problems
 
 
-def verify_spool(root: Path, repair: bool = False) -> VerifyReport:
-    """Scan every file of the spool; with ``repair``, fix what can be fixed safely."""
-    folder = SpoolFolder(root)
+def verify_spool(root: Path, repair: bool = False, spool_root: Path | None = None) -> VerifyReport:
+    """Scan every file of the folder; with ``repair``, fix what can be fixed safely."""
+    folder = SpoolFolder(root, spool_root=spool_root)
     report = VerifyReport()
     if not folder.segments_dir.is_dir():
         return report
@@ -153,7 +158,7 @@ def _check_dead_letters(folder: SpoolFolder, report: VerifyReport, repair: bool)
 
 
 def _check_permissions(folder: SpoolFolder, report: VerifyReport, repair: bool) -> None:
-    for path in [folder.root, *folder.root.rglob("*")]:
+    for path in _own_paths(folder.root):
         try:
             mode = stat.S_IMODE(path.stat().st_mode)
         except OSError:
@@ -165,6 +170,15 @@ def _check_permissions(folder: SpoolFolder, report: VerifyReport, repair: bool) 
             if repair:
                 path.chmod(wanted)
                 _bump(report.repaired, "permissions_tightened")
+
+
+def _own_paths(root: Path) -> list[Path]:
+    """The folder and what is in it, less the destination folders inside a spool root:
+    those are other destinations', checked on their own."""
+    others = root / DESTINATIONS_DIR
+    return [
+        path for path in [root, *root.rglob("*")] if path != others and others not in path.parents
+    ]
 
 
 def _bump(counter: dict[str, int], key: str, n: int = 1) -> None:
@@ -180,10 +194,15 @@ class PurgeReport:
 
 
 def purge_spool(
-    root: Path, pending: bool, dead_letters: bool, corrupt: bool, dry_run: bool
+    root: Path,
+    pending: bool,
+    dead_letters: bool,
+    corrupt: bool,
+    dry_run: bool,
+    spool_root: Path | None = None,
 ) -> PurgeReport:
     """Delete what was asked; purged pending records are counted as lost (``purged``)."""
-    folder = SpoolFolder(root)
+    folder = SpoolFolder(root, spool_root=spool_root)
     report = PurgeReport()
     if pending and folder.segments_dir.is_dir():
         for name in sorted(os.listdir(folder.segments_dir)):
@@ -216,13 +235,16 @@ def purge_spool(
     return report
 
 
-def replay_dead_letters(root: Path, request_ids: set[str] | None) -> int:
+def replay_dead_letters(
+    root: Path, request_ids: set[str] | None, spool_root: Path | None = None
+) -> int:
     """Put dead letters (all, or those with these request ids) back into the spool.
 
-    They keep their request ids, so a replay can never create a duplicate at the receiver.
+    They go back into the folder they were dead-lettered from: a record may be sent only
+    to the destination it was logged for. They keep their request ids, so a replay can
+    never create a duplicate at the receiver.
     """
-    folder = SpoolFolder(root)
-    folder.ensure()
+    folder = SpoolFolder(root, spool_root=spool_root)
 
     def keep(letter: dict[str, object]) -> bool:
         record = letter.get("record")
@@ -231,6 +253,7 @@ def replay_dead_letters(root: Path, request_ids: set[str] | None) -> int:
         return request_ids is not None and record.get("id") not in request_ids
 
     def respool(letters: list[dict[str, object]]) -> None:
+        folder.ensure()
         writer = SpoolWriter(folder, max_segment_bytes=4 * 1024 * 1024, keep_sealed=False)
         for letter in letters:
             writer.append(encode_line(orjson.dumps(letter["record"])))

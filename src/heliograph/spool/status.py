@@ -5,19 +5,49 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections import Counter
 from pathlib import Path
 
 from heliograph.spool.dead_letters import read_dead_letters
+from heliograph.spool.deliverers import agent_pid, read_agent_state
+from heliograph.spool.destination import (
+    DESTINATIONS_DIR,
+    UNBOUND,
+    Destination,
+    destination_folders,
+)
 from heliograph.spool.folder import SpoolFolder
 from heliograph.spool.ledger import Ledger
 from heliograph.spool.segment import ACK_SUFFIX, SEGMENT_SUFFIX, segment_created_ns
 
-__all__ = ["SpoolStatus", "spool_status"]
+__all__ = ["DestinationStatus", "SpoolStatus", "spool_status"]
+
+
+@dataclasses.dataclass(frozen=True)
+class DestinationStatus:
+    """One destination's folder: what waits there, and who delivers it."""
+
+    folder: str
+    fingerprint: str  # "unbound" for segments written before destinations existed
+    transport: str
+    target: str
+    key_fingerprint: str
+    pending: int
+    pending_bytes: int
+    segments: int
+    oldest_pending_age_s: float | None
+    delivered: int
+    dead_lettered: int
+    dead_letters_on_disk: int
+    lost: dict[str, int]
+    agent_pid: int | None  # the running delivery agent's, if one runs
+    agent: dict[str, object] | None  # what the agent last wrote to agent.json
 
 
 @dataclasses.dataclass(frozen=True)
 class SpoolStatus:
-    """What a spool folder holds now and what it has done so far (all processes)."""
+    """What a spool folder holds now and what it has done so far (all processes), in all
+    and per destination."""
 
     spool_dir: str
     pending: int
@@ -28,9 +58,32 @@ class SpoolStatus:
     dead_lettered: int
     dead_letters_on_disk: int
     lost: dict[str, int]
+    destinations: list[DestinationStatus] = dataclasses.field(default_factory=list)
 
 
 def spool_status(root: Path) -> SpoolStatus:
+    """The status of a spool folder (every destination in it) or of one destination's folder."""
+    parts = [_destination_status(folder, destination) for folder, destination in
+             destination_folders(root)]  # fmt: skip
+    ages = [p.oldest_pending_age_s for p in parts if p.oldest_pending_age_s is not None]
+    lost: Counter[str] = Counter()
+    for part in parts:
+        lost.update(part.lost)
+    return SpoolStatus(
+        spool_dir=str(root),
+        pending=sum(p.pending for p in parts),
+        pending_bytes=sum(p.pending_bytes for p in parts),
+        segments=sum(p.segments for p in parts),
+        oldest_pending_age_s=max(ages) if ages else None,
+        delivered=sum(p.delivered for p in parts),
+        dead_lettered=sum(p.dead_lettered for p in parts),
+        dead_letters_on_disk=sum(p.dead_letters_on_disk for p in parts),
+        lost=dict(sorted(lost.items())),
+        destinations=parts,
+    )
+
+
+def _destination_status(root: Path, destination: Destination | None) -> DestinationStatus:
     folder = SpoolFolder(root)
     pending = 0
     size = 0
@@ -57,8 +110,14 @@ def spool_status(root: Path) -> SpoolStatus:
         if remaining and created is not None and (oldest_ns is None or created < oldest_ns):
             oldest_ns = created
     totals = Ledger.totals(folder.ledger_path)
-    return SpoolStatus(
-        spool_dir=str(root),
+    agent = read_agent_state(folder)
+    pid = agent_pid(folder)
+    return DestinationStatus(
+        folder=str(root),
+        fingerprint=destination.fingerprint if destination else _unknown_name(root),
+        transport=destination.transport if destination else "-",
+        target=destination.target if destination else _unknown_target(root),
+        key_fingerprint=destination.key_fingerprint if destination else "-",
         pending=pending,
         pending_bytes=size,
         segments=segments,
@@ -67,7 +126,20 @@ def spool_status(root: Path) -> SpoolStatus:
         dead_lettered=totals.get("dead_lettered", 0),
         dead_letters_on_disk=sum(1 for _ in read_dead_letters(folder.dead_letters_path)),
         lost={k.split(":", 1)[1]: v for k, v in sorted(totals.items()) if k.startswith("lost:")},
+        agent_pid=pid,
+        agent=dataclasses.asdict(agent) if agent is not None and pid is not None else None,
     )
+
+
+def _unknown_name(root: Path) -> str:
+    """A destination folder that does not say what it is for keeps its folder's name."""
+    return root.name if root.parent.name == DESTINATIONS_DIR else UNBOUND
+
+
+def _unknown_target(root: Path) -> str:
+    if root.parent.name == DESTINATIONS_DIR:
+        return "unknown (destination.json is missing)"
+    return "written before destinations"
 
 
 def _ack_count(path: Path) -> int:

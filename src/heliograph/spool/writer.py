@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import os
 import threading
+import weakref
 from collections.abc import Callable
 
 from heliograph.config import FsyncPolicy
@@ -25,7 +26,8 @@ class SpoolWriter:
     """Appends lines to this process's current segment and rotates it by size.
 
     ``keep_sealed`` says whether a full segment stays held for this process's own delivery
-    worker (True) or is released at once so that any process may claim it (False).
+    thread (True) or is released at once so that another deliverer may claim it (False);
+    it changes when delivery moves between this process and the agent.
     """
 
     def __init__(
@@ -39,19 +41,22 @@ class SpoolWriter:
         self._folder = folder
         self._max_segment_bytes = max_segment_bytes
         self._fsync = fsync
-        self._keep_sealed = keep_sealed
+        self.keep_sealed = keep_sealed
         self._on_rotate = on_rotate
         self._lock = threading.Lock()
         self._current: HeldSegment | None = None
         self._size = 0
         self._dirty = False
         self._pid = os.getpid()
+        _WRITERS.add(self)
 
     def append(self, line: bytes) -> None:
-        """Write one whole line; raise ``OSError`` (e.g. ENOSPC) with nothing half-written."""
+        """Write one whole line; raise ``OSError`` (e.g. ENOSPC) with nothing half-written.
+
+        In a forked child every writer has already let go of its parent's segment (an
+        at-fork hook), so the hot path asks no ``getpid`` of the kernel.
+        """
         with self._lock:
-            if self._pid != os.getpid():  # fork without the at-fork hook
-                self._forget_parent_segment()
             if self._current is None or (
                 self._size > 0 and self._size + len(line) > self._max_segment_bytes
             ):
@@ -81,6 +86,20 @@ class SpoolWriter:
             if self._current is not None and self._dirty and self._pid == os.getpid():
                 os.fsync(self._current.lock_fd)
                 self._dirty = False
+
+    def set_keep_sealed(self, keep: bool) -> None:
+        """Keep sealed segments for this process's own delivery, or let them go at once.
+
+        Letting go also releases the sealed segments held so far: the deliverer that
+        takes over claims them.
+        """
+        with self._lock:
+            self.keep_sealed = keep
+            if not keep:
+                with self._folder.lock:
+                    sealed = [s for s in self._folder.held.values() if s.sealed]
+                for segment in sealed:
+                    self._folder.release(segment)
 
     def seal(self) -> None:
         """Stop writing to the current segment (at close); the next append starts a new one."""
@@ -125,7 +144,7 @@ class SpoolWriter:
             # Never used: nothing to deliver.
             segment.path.unlink(missing_ok=True)
             self._folder.release(segment)
-        elif self._keep_sealed:
+        elif self.keep_sealed:
             segment.sealed = True
         else:
             self._folder.release(segment)
@@ -142,3 +161,14 @@ class SpoolWriter:
         self._size = 0
         self._dirty = False
         self._pid = os.getpid()
+
+
+_WRITERS: weakref.WeakSet[SpoolWriter] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for writer in list(_WRITERS):
+        writer.after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

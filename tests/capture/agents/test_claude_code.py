@@ -340,7 +340,7 @@ def test_the_exporter_places_a_subagent_once_its_launching_turn_is_exported(
     transcript.write_bytes(b"".join(lines[:-2]))
     assert "exported 0 records" in export()
     transcript.write_bytes(whole)
-    assert "exported 6 records; delivered 6" in export()
+    assert "exported 6 records; the delivery agent delivers, pending 0" in export()
     assert "exported 0 records" in export()
     state = json.loads((tmp_path / "claude-code" / "state.json").read_text())[AGENT_SESSION]
     assert state["agents"] == {AGENT_ID: [AGENT_FILE.stat().st_size, 2]}
@@ -549,7 +549,8 @@ def test_a_real_claude_code_session_arrives_as_one_helicone_session(
     session_id = claude.run()["session_id"]
     # The hooks started the exporters before claude exited; they deliver on their own.
     assert wait_for(lambda: not exporters_running(claude.state), 60), "exporters still running"
-    assert sink.store.count() == 3
+    # The exporters handed the records to the delivery agent, which delivers on its own.
+    assert wait_for(lambda: sink.store.count() == 3, 30)
     helicone_session = stable_id(f"session:claude-code:{session_id}")
     stored = sink.store.get_session(helicone_session)
     assert stored is not None
@@ -578,7 +579,7 @@ def test_a_real_claude_code_session_arrives_as_one_helicone_session(
     (claude.state / "state.json").unlink()
     scratch = claude.export("--transcript", str(claude.transcript(session_id)))
     assert scratch.returncode == 0, scratch.stderr
-    assert "exported 3 records; delivered 3" in scratch.stdout
+    assert "exported 3 records; the delivery agent delivers, pending 0" in scratch.stdout
     assert sink.store.count() == 3
 
 
@@ -594,7 +595,8 @@ def test_a_real_subagent_arrives_under_the_call_that_launched_it(
     assert len(agents) == 1, "Claude Code wrote no subagent transcript"
     agent_id = agents[0].name[len("agent-") : -len(".jsonl")]
     assert wait_for(lambda: not exporters_running(claude.state), 60), "exporters still running"
-    assert sink.store.count() == 6
+    # The exporters handed the records to the delivery agent, which delivers on its own.
+    assert wait_for(lambda: sink.store.count() == 6, 30)
     stored = sink.store.get_session(stable_id(f"session:claude-code:{session_id}"))
     assert stored is not None
     rows = {r["session_path"]: r for r in stored["requests"]}
@@ -622,7 +624,7 @@ def test_a_real_subagent_arrives_under_the_call_that_launched_it(
     (claude.state / "state.json").unlink()
     scratch = claude.export("--transcript", str(transcript))
     assert scratch.returncode == 0, scratch.stderr
-    assert "exported 6 records; delivered 6" in scratch.stdout
+    assert "exported 6 records; the delivery agent delivers, pending 0" in scratch.stdout
     assert sink.store.count() == 6
 
 

@@ -29,7 +29,7 @@ import pytest
 from heliograph.model.ids import stable_id
 from heliograph.receiver import ReceiverThread
 from tests.providers.fake_provider import FakeProvider, Script
-from tests.support import free_port
+from tests.support import FaultProxy, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 OPENCODE = ROOT / ".cache" / "npm-opencode" / "node_modules" / ".bin" / "opencode"
@@ -205,11 +205,13 @@ def test_watch_exports_a_real_session_once_across_restarts_outages_and_reimport(
     (project / "notes.txt").write_text("The secret number is 42.\n")
     spool = tmp_path / "spool"
     started_ms = time.time() * 1000
+    outage = [False]  # the receiver answers 503 while set: down, at the same address
     with (
         ReceiverThread(db_path=tmp_path / "sink.sqlite3") as sink,
+        FaultProxy(sink.url, lambda n: (503, {}, b"down") if outage[0] else None) as proxy,
         OpenCode(opencode_home, project, provider.url, {"PATH": os.environ["PATH"]}) as oc,
     ):
-        env = base_env(spool, sink.url)
+        env = base_env(spool, proxy.url)
         watch = start_watch(oc, env, tmp_path / "watch-1.log")
         session = oc.session("Heliograph e2e")
         assert oc.prompt(session, "Say hello")["info"]["finish"] == "stop"
@@ -226,8 +228,8 @@ def test_watch_exports_a_real_session_once_across_restarts_outages_and_reimport(
         oc.client.patch(f"/session/{session}", json={"title": "Heliograph e2e renamed"})
 
         # Restarted with the receiver down: the agent does not notice.
-        down = base_env(spool, f"http://127.0.0.1:{free_port()}")
-        watch = start_watch(oc, down, tmp_path / "watch-2.log")
+        outage[0] = True
+        watch = start_watch(oc, env, tmp_path / "watch-2.log")
         provider.script = Script(text="Bye.", usage=(60, 2, 0, 0))
         began = time.monotonic()
         assert oc.prompt(session, "Bye")["parts"][1]["text"] == "Bye."
@@ -237,6 +239,7 @@ def test_watch_exports_a_real_session_once_across_restarts_outages_and_reimport(
         watch.send_signal(signal.SIGTERM)
         assert watch.wait(15) == 0
         assert sink.store.count() == 4  # the other two wait in the spool
+        outage[0] = False
 
         flushed = subprocess.run(
             [sys.executable, "-m", "heliograph", "flush", "--timeout", "20"],
