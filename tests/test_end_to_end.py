@@ -13,6 +13,7 @@ from pathlib import Path
 
 from heliograph import ManualLogger, Session, stable_id
 from heliograph.receiver import ReceiverThread
+from tests.support import free_port
 
 THREADS = 8
 PER_THREAD = 75
@@ -94,24 +95,27 @@ KILLED_RIGHT_AFTER_LOG = textwrap.dedent(
 
 
 def test_records_of_a_process_killed_right_after_logging_are_delivered_by_heliograph_flush(
-    sink: ReceiverThread, spool_dir: Path, tmp_path: Path
+    spool_dir: Path, tmp_path: Path
 ) -> None:
     count = 200
-    # The writer is pointed at a dead port so that nothing is delivered before the kill.
-    dead = "http://127.0.0.1:9"
+    # Nothing listens on the writer's endpoint yet, so nothing is delivered before the kill;
+    # the receiver starts on that same endpoint afterwards.
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
     killed = subprocess.run(
-        [sys.executable, "-c", KILLED_RIGHT_AFTER_LOG, dead, str(spool_dir), str(count)],
+        [sys.executable, "-c", KILLED_RIGHT_AFTER_LOG, endpoint, str(spool_dir), str(count)],
         check=False,
     )
     assert killed.returncode == -signal.SIGKILL
-    assert sink.store.count() == 0
-    flushed = subprocess.run(
-        [sys.executable, "-m", "heliograph", "flush", "--spool-dir", str(spool_dir),
-         "--timeout", "30"],
-        env={"HELIOGRAPH_ENDPOINT": sink.url, "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert flushed.returncode == 0, flushed.stdout + flushed.stderr
-    assert f"delivered {count}" in flushed.stdout
-    expected = {stable_id(f"request:killed-{i}") for i in range(count)}
-    assert {r["request_id"] for r in sink.store.query_requests(limit=1000)} == expected
+    with ReceiverThread(db_path=tmp_path / "sink.sqlite3", port=port) as sink:
+        assert sink.store.count() == 0
+        flushed = subprocess.run(
+            [sys.executable, "-m", "heliograph", "flush", "--spool-dir", str(spool_dir),
+             "--timeout", "30"],
+            env={"HELIOGRAPH_ENDPOINT": endpoint, "PATH": "/usr/bin:/bin"},
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert flushed.returncode == 0, flushed.stdout + flushed.stderr
+        assert f"delivered {count}" in flushed.stdout
+        expected = {stable_id(f"request:killed-{i}") for i in range(count)}
+        assert {r["request_id"] for r in sink.store.query_requests(limit=1000)} == expected

@@ -12,6 +12,7 @@ import pytest
 from heliograph import ManualLogger
 from heliograph.cli.main import main
 from heliograph.receiver import ReceiverThread
+from tests.support import free_port
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -34,8 +35,8 @@ def test_unknown_command_is_a_usage_error() -> None:
     assert "invalid choice" in result.stderr
 
 
-def spool_with_records(spool_dir: Path, count: int) -> None:
-    logger = ManualLogger(spool_dir=spool_dir, deliver=False)
+def spool_with_records(spool_dir: Path, count: int, endpoint: str | None = None) -> None:
+    logger = ManualLogger(logging_endpoint=endpoint, spool_dir=spool_dir, deliver=False)
     for i in range(count):
         logger.log_single_request({"model": "m"}, "x", idempotency_key=f"cli-{i}")
     logger.close(timeout=0)
@@ -52,16 +53,19 @@ def test_status_json_reports_pending_records(
 
 
 def test_flush_exits_1_while_the_endpoint_is_down_and_0_once_delivered(
-    spool_dir: Path, sink: ReceiverThread, capsys: pytest.CaptureFixture[str]
+    spool_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spool_with_records(spool_dir, 3)
+    port = free_port()  # nothing listens yet: the records' endpoint is down
+    endpoint = f"http://127.0.0.1:{port}"
+    spool_with_records(spool_dir, 3, endpoint)
     down = run("flush", "--spool-dir", str(spool_dir), "--timeout", "1",
-               env={"HELIOGRAPH_ENDPOINT": "http://127.0.0.1:9"})  # fmt: skip
+               env={"HELIOGRAPH_ENDPOINT": endpoint})  # fmt: skip
     assert down.returncode == 1, down.stderr
     assert "pending 3" in down.stdout
-    up = run("flush", "--spool-dir", str(spool_dir), env={"HELIOGRAPH_ENDPOINT": sink.url})
-    assert up.returncode == 0, up.stderr
-    assert sink.store.count() == 3
+    with ReceiverThread(db_path=tmp_path / "sink.sqlite3", port=port) as sink:
+        up = run("flush", "--spool-dir", str(spool_dir), env={"HELIOGRAPH_ENDPOINT": endpoint})
+        assert up.returncode == 0, up.stderr
+        assert sink.store.count() == 3
     assert main(["status", "--json", "--spool-dir", str(spool_dir)]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["pending"] == 0

@@ -1,4 +1,9 @@
-"""``heliograph serve``: the receiver in the foreground, plus a worker draining the spool."""
+"""``heliograph serve``: the receiver in the foreground, plus a worker draining the spool.
+
+It drains one destination, the one its own settings choose: this very receiver when no
+``HELICONE_API_KEY`` or ``HELIOGRAPH_ENDPOINT`` is set, else that endpoint with that key.
+The Pipeline opens only that destination's folder; other destinations' records stay put.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import argparse
 import logging
 import os
 
-from heliograph.cli.main import EXIT_OK
+from heliograph.cli.main import EXIT_OK, other_destinations_note
 from heliograph.config import Config
 from heliograph.pipeline import Pipeline
 
@@ -28,7 +33,15 @@ def run_serve(args: argparse.Namespace) -> int:
         pipeline = Pipeline(config)
         pipeline.start()
         pipelines.append(pipeline)
-        log.info("delivering spool %s to %s", config.spool_dir, config.endpoint)
+        log.info(
+            "delivering destination %s (%s) from %s",
+            pipeline.destination.fingerprint,
+            pipeline.destination.describe(),
+            pipeline.folder.root,
+        )
+        note = other_destinations_note(config.spool_dir, pipeline.folder.root)
+        if note:
+            log.info("%s", note)
 
     def stop_draining() -> None:
         for pipeline in pipelines:
