@@ -122,9 +122,8 @@ class HeliographAdapter(Adapter):
         self.log = functools.partial(self._logger.log_single_request, latency_ms=LATENCY_MS)
 
     def finish(self, timeout_s: float) -> dict[str, Any]:
-        # Without delivery, flush() would start a worker anyway; close(0) only reports.
-        deliver, logger = self._deliver, self._logger
-        report = logger.flush(timeout_s) if deliver else logger.close(0)
+        # Without delivery, flush() only reports (it starts nothing), so logging may go on.
+        report = self._logger.flush(timeout_s)
         return {
             "report": {
                 "accepted": report.accepted,
@@ -136,8 +135,7 @@ class HeliographAdapter(Adapter):
         }
 
     def close(self) -> None:
-        if self._deliver:
-            self._logger.close(5.0)
+        self._logger.close(5.0 if self._deliver else 0.0)
 
 
 class HeliconeHelpersAdapter(Adapter):

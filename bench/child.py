@@ -38,6 +38,7 @@ import gc
 import json
 import logging
 import os
+import resource
 import sys
 import threading
 import time
@@ -316,6 +317,7 @@ def peer_hot(adapter: Adapter, args: argparse.Namespace) -> dict[str, Any]:
     base = sink_records(args.control)
     log, samples, clock, pool = adapter.log, [0] * args.calls, time.perf_counter_ns, len(calls)
     gc.collect()
+    switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw
     loop_start = clock()
     for i in range(args.calls):
         request, body, headers = calls[i % pool]
@@ -323,6 +325,7 @@ def peer_hot(adapter: Adapter, args: argparse.Namespace) -> dict[str, Any]:
         log(request, body, headers)
         samples[i] = clock() - t0
     loop_s = (clock() - loop_start) / 1e9
+    switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw - switches
     loop_end = sink_records(args.control)
     finish_start = time.perf_counter()
     finish = adapter.finish(args.timeout)
@@ -333,6 +336,9 @@ def peer_hot(adapter: Adapter, args: argparse.Namespace) -> dict[str, Any]:
         "warmup": args.warmup,
         "us": percentiles_us(samples),
         "loop_s": loop_s,
+        # Times the OS took the CPU from the calling thread during the loop (other threads
+        # of this process, or other processes, ran instead).
+        "preempted": switches,
         "finish_s": finish_s,
         "finish": finish,
         "sink_base": base,

@@ -3,12 +3,14 @@
     .venv/bin/python bench/run.py            # full run, about 13-14 minutes on 2 cores
     .venv/bin/python bench/run.py --quick    # smoke run, about 2.5 minutes
     .venv/bin/python bench/run.py --sections peers   # one section (or a comma list)
+    .venv/bin/python bench/run.py --sections delivery   # section 10: threads vs the agent
 
 Every measurement runs in a fresh interpreter (``child.py``) against a fresh
 ``heliograph.receiver.server.ReceiverThread`` in this process, which stays idle meanwhile.
 Sections 4 and 5 (exit and memory with the receiver down) are in ``downtime.py``; section 9
 (the peers: the same workload through Heliograph, helicone-helpers, OpenTelemetry, Langfuse
-and LangSmith, against ``sink.py``) is in ``peers.py``.
+and LangSmith, against ``sink.py``) is in ``peers.py``; section 10 (delivery by the app's
+threads or by ``heliograph agent``, against ``sink.py``) is in ``delivery_modes.py``.
 Prints a table and writes the raw figures to ``bench/results/latest.json``. See README.md
 for what each figure means and its caveats. Timings are reported, never asserted.
 """
@@ -34,6 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from dashboard import render_dashboard, run_dashboard
+from delivery_modes import FULL as DELIVERY_FULL
+from delivery_modes import QUICK as DELIVERY_QUICK
+from delivery_modes import render_delivery, run_delivery
 from downtime import render_downtime, run_downtime
 from kafka import render_kafka, run_kafka
 from peers import FULL as PEERS_FULL
@@ -60,9 +65,10 @@ PACKAGES += ("orjson", "uvicorn", "h11")
 SLOW_SINK_MS = 20.0
 # --sections: every section in order; numbers and the names of sections 4 and 5 map to these.
 SECTIONS = ("hot", "e2e", "import", "downtime", "streams", "kafka", "dashboard", "peers")
+SECTIONS += ("delivery",)
 SECTION_ALIASES = {"1": "hot", "2": "e2e", "3": "import", "4": "downtime", "5": "downtime"}
 SECTION_ALIASES |= {"exit": "downtime", "rss": "downtime", "memory": "downtime", "6": "streams"}
-SECTION_ALIASES |= {"7": "kafka", "8": "dashboard", "9": "peers"}
+SECTION_ALIASES |= {"7": "kafka", "8": "dashboard", "9": "peers", "10": "delivery"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -570,6 +576,8 @@ def render(data: dict[str, Any]) -> str:
         out += render_dashboard(data["dashboard"], table)
     if "peers" in data:
         out += render_peers(data["peers"], table)
+    if "delivery" in data:
+        out += render_delivery(data["delivery"], table)
 
     rows = []
     if hot and "heliograph" in hot and "helicone-helpers" in hot:
@@ -661,7 +669,7 @@ def parse_sections(text: str | None) -> tuple[str, ...]:
         if name not in SECTIONS:
             raise SystemExit(
                 f"unknown section {item!r}; choose from {', '.join(SECTIONS)} "
-                "(or 1-9; 4/5/exit/rss are 'downtime')"
+                "(or 1-10; 4/5/exit/rss are 'downtime')"
             )
         chosen.add(name)
     return tuple(name for name in SECTIONS if name in chosen)
@@ -688,9 +696,11 @@ def main() -> None:
     sections = parse_sections(args.sections)
     profile = QUICK if args.quick else FULL
     peers_profile = PEERS_QUICK if args.quick else PEERS_FULL
+    delivery_profile = DELIVERY_QUICK if args.quick else DELIVERY_FULL
     if args.repeats:
         profile = dataclasses.replace(profile, repeats=args.repeats)
         peers_profile = dataclasses.replace(peers_profile, repeats=args.repeats)
+        delivery_profile = dataclasses.replace(delivery_profile, repeats=args.repeats)
     logging.basicConfig(level=logging.WARNING, format="run.py %(name)s %(levelname)s %(message)s")
 
     started = time.perf_counter()
@@ -731,6 +741,9 @@ def main() -> None:
             peers_started = time.perf_counter()
             data["peers"] = run_peers(peers_profile, tmp, child_env())
             data["peers_elapsed_s"] = time.perf_counter() - peers_started
+        if "delivery" in sections:
+            print("[delivery] the app's sender threads or the delivery agent", file=sys.stderr)
+            data["delivery"] = run_delivery(delivery_profile, tmp, child_env())
     for mode in modes:
         summarise_mode = summarise_hot if mode == "hot" else summarise_e2e
         data[mode] = {
