@@ -431,6 +431,103 @@ def peer_tables(peers: dict[str, Any]) -> dict[str, str]:
     }
 
 
+DELIVERY_NAMES = {
+    "floor": "floor (orjson line, O_APPEND)",
+    "nodeliver": "`deliver=False` (spool append alone)",
+    "thread": "thread (sender threads in the app)",
+    "agent": "agent (`heliograph agent`)",
+}
+MET = {True: "✓", False: "✗", None: "?"}
+
+
+def delivery_section(delivery: dict[str, Any]) -> list[str]:
+    """Section 10 (``data["delivery"]``): the table and the targets, read from the run.
+
+    The targets are ``delivery_modes.targets`` of the run's summary, so their ratios and
+    ✓/✗ are the ones ``run.py`` printed. Imported here, not at the top: ``delivery_modes``
+    imports ``peers``, which imports this module.
+    """
+    from delivery_modes import SENDING, VARIANTS, targets
+
+    p, s = delivery["profile"], delivery["summary"]
+    variants = [v for v in VARIANTS if v in s]
+
+    def missing(variant: str) -> list[str]:  # nothing to show: not measured, or failed
+        return ["n/a" if variant not in SENDING else "failed"]
+
+    agent_cpu = any((s[v].get("e2e") or {}).get("agent_cpu_us") is not None for v in variants)
+    rows = []
+    for v in variants:
+        hot, e2e, ex = s[v].get("hot"), s[v].get("e2e"), s[v].get("exit")
+        back, dup = s[v].get("comeback"), s[v].get("duplicates")
+        row = [DELIVERY_NAMES.get(v, v)]
+        row += (
+            ["failed", "", ""]
+            if hot is None
+            else [us(hot[k]) for k in ("p50_us", "p99_us", "p999_us")]
+        )
+        row += missing(v) if e2e is None else [num(e2e["records_per_s"])]
+        if ex is None or ex["exit_s"] is None:
+            row.append("failed")
+        else:
+            row.append(f"{ex['exit_s']:.3f}" + (" (killed at cap)" if ex["killed_at_cap"] else ""))
+        if back is None:
+            row += missing(v) * 2
+        else:
+            row += [
+                of(back["reached_after_sink_up"], back["calls"]),
+                num(back["reached_after_restart"]),
+            ]
+        row += missing(v) if dup is None else [f"{dup['duplicates']:,} of {dup['posts']:,}"]
+        if agent_cpu:
+            row.append(us((e2e or {}).get("agent_cpu_us")))
+        rows.append(row)
+    header = [
+        "variant",
+        "caller p50 µs",
+        "p99 µs",
+        "p99.9 µs",
+        "records/s",
+        "exit s (sink up)",
+        "sink back: delivered, no restart",
+        "then after a restart",
+        f"duplicate POSTs ({p['dup_processes']} apps exit normally)",
+    ]
+    if agent_cpu:
+        header.append("agent process CPU µs/record")
+    target_rows = [[t["target"], t["shown"], MET[t["met"]]] for t in targets(s)]
+    out = [
+        "",
+        "## Delivery modes: in the app's threads or in the delivery agent",
+        "",
+        "The same workload four ways against one sink: the durable floor, the spool append "
+        "alone (`deliver=False`), `HELIOGRAPH_DELIVERY=thread` (sender threads in the app) and "
+        "`HELIOGRAPH_DELIVERY=agent` (`python -m heliograph agent` started by hand before each "
+        "measurement, its CPU apart from the app's), every measurement in fresh processes. "
+        f"Caller: {p['hot_calls']:,} calls after {p['hot_warmup']:,} warm-up calls, median of "
+        f"{p['repeats']} process{'' if p['repeats'] == 1 else 'es'}. records/s: "
+        f"{p['e2e_calls']:,} calls, from the first log call to the sink's arrival of the last "
+        "record. Exit: "
+        f"{p['exit_calls']:,} calls with the sink up, `main` returns without `close()`; from "
+        "the last call's return to the exit. Sink back: "
+        f"{p['exit_calls']:,} calls with the sink down, the app exits, the sink comes up: what "
+        f"arrives within {p['after_up_s']:.0f} s without restarting anything, then what "
+        f"`heliograph flush` delivers. Duplicates: {p['dup_processes']} apps log "
+        f"{p['dup_calls']:,} records each on one spool and exit normally, then `heliograph "
+        "flush` runs; POSTs at the sink minus distinct `Helicone-Request-Id`s.",
+        "",
+        table(header, rows),
+        "",
+        "Targets, computed from this run:",
+        "",
+        table(["target", "measured", "met"], target_rows),
+    ]
+    if delivery.get("problems"):
+        out += ["", "### Problems seen in the delivery run", ""]
+        out += [f"- {line}" for line in delivery["problems"]]
+    return out
+
+
 def render_page(data: dict[str, Any]) -> str:
     """The page, from a run's results alone (``printed`` is the text ``run.py`` printed)."""
     m, printed = data["machine"], data.get("printed")
@@ -501,6 +598,8 @@ def render_page(data: dict[str, Any]) -> str:
         if peers["problems"]:
             out += ["", "### Problems seen in the peers run", ""]
             out += [f"- {line}" for line in peers["problems"]]
+    if data.get("delivery"):
+        out += delivery_section(data["delivery"])
     out += [
         "",
         "## Caveats",
