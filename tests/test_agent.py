@@ -69,6 +69,13 @@ def agents(spool_dir: Path) -> Iterator[Agents]:
             os.kill(pid, signal.SIGKILL)
 
 
+def spool_only(spool_dir: Path, endpoint: str, prefix: str, count: int) -> None:
+    """Records an app logged and left, for an agent to deliver."""
+    logger = ManualLogger(logging_endpoint=endpoint, spool_dir=spool_dir, deliver=False)
+    log(logger, prefix, count)
+    logger.close(timeout=0)
+
+
 def log(logger: ManualLogger, prefix: str, count: int, pause_s: float = 0.0) -> None:
     for i in range(count):
         logger.log_single_request({"model": "m"}, "x", idempotency_key=f"{prefix}-{i}")
@@ -109,9 +116,7 @@ def test_agent_stops_on_sigterm_after_acknowledging_what_is_in_flight(
     agents: Agents, spool_dir: Path
 ) -> None:
     with CountingSink() as sink:
-        logger = ManualLogger(logging_endpoint=sink.url, spool_dir=spool_dir, deliver=False)
-        log(logger, "term", 500)
-        logger.close(timeout=0)
+        spool_only(spool_dir, sink.url, "term", 500)
         agent = agents.start(sink.url)
         assert wait_for(lambda: sink.received() > 0)
         agent.send_signal(signal.SIGTERM)
@@ -127,9 +132,7 @@ def test_agent_killed_under_load_and_restarted_delivers_every_record_exactly_onc
     agents: Agents, spool_dir: Path
 ) -> None:
     with CountingSink() as sink:
-        logger = ManualLogger(logging_endpoint=sink.url, spool_dir=spool_dir, deliver=False)
-        log(logger, "kill", 2000)
-        logger.close(timeout=0)
+        spool_only(spool_dir, sink.url, "kill", 2000)
         agent = agents.start(sink.url)
         assert wait_for(lambda: sink.received() >= 200)
         agent.kill()

@@ -20,44 +20,41 @@ from heliograph.spool.folder import SpoolFolder
 from heliograph.spool.ledger import Ledger
 from heliograph.spool.segment import ACK_SUFFIX, SEGMENT_SUFFIX, segment_created_ns
 
-__all__ = ["DestinationStatus", "SpoolStatus", "spool_status"]
+__all__ = ["DestinationStatus", "SpoolCounts", "SpoolStatus", "spool_status"]
 
 
 @dataclasses.dataclass(frozen=True)
-class DestinationStatus:
-    """One destination's folder: what waits there, and who delivers it."""
+class SpoolCounts:
+    """What waits in a spool folder now, and what became of its records so far."""
+
+    pending: int
+    pending_bytes: int
+    segments: int
+    oldest_pending_age_s: float | None
+    delivered: int
+    dead_lettered: int
+    dead_letters_on_disk: int
+    lost: dict[str, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class DestinationStatus(SpoolCounts):
+    """One destination's folder: its counts, and who delivers it."""
 
     folder: str
     fingerprint: str  # "unbound" for segments written before destinations existed
     transport: str
     target: str
     key_fingerprint: str
-    pending: int
-    pending_bytes: int
-    segments: int
-    oldest_pending_age_s: float | None
-    delivered: int
-    dead_lettered: int
-    dead_letters_on_disk: int
-    lost: dict[str, int]
     agent_pid: int | None  # the running delivery agent's, if one runs
     agent: dict[str, object] | None  # what the agent last wrote to agent.json
 
 
 @dataclasses.dataclass(frozen=True)
-class SpoolStatus:
-    """What a spool folder holds now and what it has done so far (all processes), in all
-    and per destination."""
+class SpoolStatus(SpoolCounts):
+    """A spool folder (all processes): the counts of all its destinations, and each one's."""
 
     spool_dir: str
-    pending: int
-    pending_bytes: int
-    segments: int
-    oldest_pending_age_s: float | None
-    delivered: int
-    dead_lettered: int
-    dead_letters_on_disk: int
-    lost: dict[str, int]
     destinations: list[DestinationStatus] = dataclasses.field(default_factory=list)
 
 
