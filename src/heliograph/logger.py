@@ -105,11 +105,16 @@ class ManualLogger:
     ) -> None:
         """Log a call that already happened; it ended now and took ``latency_ms``."""
         end = now_ms()
+        try:
+            start = end - max(0.0, float(latency_ms or 0.0))
+        except (TypeError, ValueError):
+            self._reject(InvalidInputError(f"latency_ms must be a number, got {latency_ms!r}"))
+            return
         self._capture(
             request=request,
             body=body,
             headers=additional_headers,
-            start_ms=end - max(0.0, float(latency_ms or 0.0)),
+            start_ms=start,
             end_ms=end,
             status=status,
             provider=provider,

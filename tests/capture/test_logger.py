@@ -220,6 +220,15 @@ def test_wrong_type_argument_is_logged_and_counted_never_raised(
     assert "invalid argument" in caplog.text
 
 
+def test_a_latency_that_is_not_a_number_is_counted_never_raised(
+    make_logger: Logger, sink: ReceiverThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = make_logger(sink.url)
+    logger.log_single_request(REQUEST, "x", latency_ms="slow")  # type: ignore[arg-type]
+    assert logger.flush(5).dropped == {"invalid_argument": 1}
+    assert "latency_ms must be a number" in caplog.text
+
+
 def test_unserialisable_and_invalid_utf8_values_are_delivered_with_notes(
     make_logger: Logger, sink: ReceiverThread
 ) -> None:
