@@ -1,7 +1,8 @@
 """Every setting in one frozen dataclass, read from arguments or the environment.
 
 Arguments win over environment variables, which win over defaults. ``Config.validate``
-runs at construction, so a bad value fails loudly once instead of silently later.
+runs whenever a ``Config`` is built, so a bad value fails loudly once instead of silently
+later.
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ class Config:
     # Count tokens with tiktoken when a stream carries no usage (marked as estimated).
     estimate_tokens: bool = True
 
+    def __post_init__(self) -> None:
+        self.validate()  # however it is built: from_env, Config(...) or dataclasses.replace
+
     @property
     def blob_path(self) -> Path:
         """Where the queue transport writes large bodies."""
@@ -132,9 +136,7 @@ class Config:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
-        config = cls(**values)  # type: ignore[arg-type]
-        config.validate()
-        return config
+        return cls(**values)  # type: ignore[arg-type]
 
     def delivery_env(self) -> dict[str, str]:
         """The environment that configures a delivery agent exactly like this config.

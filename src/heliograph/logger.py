@@ -71,7 +71,17 @@ class ManualLogger:
             raise ConfigError(
                 f"logging_endpoint must be a URL string, got {type(logging_endpoint).__name__}"
             )
-        if config is None:
+        if config is not None:
+            given = {"api_key": api_key, "logging_endpoint": logging_endpoint,
+                     "spool_dir": spool_dir, **settings}  # fmt: skip
+            ignored = sorted(name for name, value in given.items() if value is not None)
+            if ignored:
+                raise ConfigError(
+                    f"config= already holds every setting; {', '.join(ignored)} would be "
+                    "ignored: pass them to Config(...) (or dataclasses.replace(config, ...)) "
+                    "instead"
+                )
+        else:
             endpoint = split_logging_endpoint(logging_endpoint) if logging_endpoint else None
             config = Config.from_env(
                 api_key=api_key, endpoint=endpoint, spool_dir=spool_dir, **settings

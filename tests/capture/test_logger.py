@@ -14,6 +14,7 @@ import pytest
 from heliograph import ConfigError, ManualLogger, Session, UsageError, stable_id
 from heliograph.capture import inputs
 from heliograph.capture.inputs import BaseHeaders, resolve_request_id, to_headers
+from heliograph.config import Config
 from heliograph.model.headers import merge_headers
 from heliograph.receiver import ReceiverThread
 from heliograph.spool.segment import decode_line
@@ -258,6 +259,30 @@ def test_twenty_megabyte_response_is_delivered_truncated_and_marked(
 def test_authorization_in_headers_is_refused_at_construction(spool_dir: Path) -> None:
     with pytest.raises(ConfigError, match="api_key"):
         ManualLogger(headers={"Authorization": "Bearer x"}, spool_dir=spool_dir)
+
+
+def test_settings_beside_config_are_refused_rather_than_dropped(spool_dir: Path) -> None:
+    config = Config(spool_dir=spool_dir)
+    with pytest.raises(ConfigError, match="api_key would be ignored"):
+        ManualLogger(api_key="sk-helicone-x", config=config)
+    with pytest.raises(ConfigError, match="concurrency, spool_dir would be ignored"):
+        ManualLogger(config=config, spool_dir=spool_dir, concurrency=8)
+    assert ManualLogger(config=config, headers={"Helicone-User-Id": "u"}).config is config
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"concurrency": 0}, "concurrency must be greater than 0"),
+        ({"endpoint": "localhost:8585"}, "must be an http:// or https:// URL"),
+        ({"delivery": "sometimes"}, "delivery must be one of auto, thread, agent"),
+    ],
+)
+def test_a_config_built_directly_is_validated_too(
+    tmp_path: Path, setting: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Config(spool_dir=tmp_path, **setting)
 
 
 def test_api_key_is_never_written_to_the_spool(spool_dir: Path) -> None:
