@@ -6,7 +6,23 @@ import dataclasses
 import threading
 from collections import Counter
 
-__all__ = ["DeliveryReport", "DeliveryStats"]
+__all__ = ["LOSS_REASONS", "DeliveryReport", "DeliveryStats"]
+
+LOSS_REASONS = (
+    "invalid_argument",  # a log call's arguments could not make a record
+    "capture_error",  # capture itself failed (a bug): logged with its traceback
+    "unserialisable",  # the record could not be encoded at all
+    "oversize",  # still over max_record_bytes after truncation
+    "disk_full",
+    "spool_unwritable",
+    "spool_write",  # any other write error
+    "corrupt",  # a spool line failed its checksum
+    "evicted_size",
+    "evicted_age",
+    "purged",  # heliograph purge --pending
+    "closed",  # logged after close()
+)
+"""Every reason a record accepted or offered can be lost for (README lists them all)."""
 
 
 @dataclasses.dataclass(frozen=True)
