@@ -71,6 +71,11 @@ class Pipeline:
     """
 
     def __init__(self, config: Config) -> None:
+        if config.transport == "queue":
+            # Fail here, in the caller's hands, not later on a thread nobody watches.
+            from heliograph.transports.producer import check_queue_settings
+
+            check_queue_settings(os.environ)
         self.config = config
         self.stats = DeliveryStats()
         self.destination = destination_of(config)

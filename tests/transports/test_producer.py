@@ -188,3 +188,24 @@ def test_dual_write_counts_a_kafka_failure_and_keeps_the_sqs_result(
     assert outcome.kind is OutcomeKind.DELIVERED  # the secondary's result, as in Helicone
     assert transport.producer.stats.snapshot() == {"failed:dual-kafka": 1, "sent:dual": 1}
     assert [orjson.loads(b)["id"] for b in sqs_server.drain(queue, 1)] == [record.request_id]
+
+
+def test_a_queue_that_cannot_work_is_refused_when_the_logger_is_built(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Not later, as a traceback from a background thread while flush reports nothing
+    pending."""
+    for name in (
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "REQUEST_LOGS_QUEUE_URL",
+        "REQUEST_LOGS_QUEUE_URL_LOW_PRIORITY",
+    ):
+        monkeypatch.delenv(name, raising=False)  # fmt: skip
+    monkeypatch.setenv("QUEUE_PROVIDER", "sqs")
+    with pytest.raises(ConfigError, match="SQS needs AWS_REGION"):
+        ManualLogger(transport="queue", spool_dir=tmp_path / "spool")
+    monkeypatch.setenv("QUEUE_PROVIDER", "dual")
+    with pytest.raises(ConfigError, match="dual needs Kafka settings"):
+        ManualLogger(transport="queue", spool_dir=tmp_path / "spool")

@@ -25,6 +25,7 @@ acknowledge, retry or dead-letter. ``ProducerTransport`` makes any producer a de
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Mapping
 
@@ -47,6 +48,7 @@ from heliograph.transports.valhalla_http import ValhallaHttpProducer
 
 __all__ = [
     "HeliconeProducer",
+    "check_queue_settings",
     "MessageProducer",
     "ProducerStats",
     "ProducerTransport",
@@ -58,13 +60,14 @@ __all__ = [
 log = logging.getLogger("heliograph")
 
 
-def create_producer(
-    env: Mapping[str, str], stats: ProducerStats, timeout_s: float = 10.0
-) -> MessageProducer | None:
-    """Helicone's ``MessageProducerFactory.createProducer``: the queue producer, or None."""
+def _queue_settings(
+    env: Mapping[str, str],
+) -> tuple[str, KafkaSettings | None, SqsSettings | None]:
+    """Which queue Helicone's factory would pick, and its settings; ``ConfigError`` names
+    what is missing. The kind is ``sqs``, ``dual``, ``kafka`` or ``none``."""
     provider = env.get("QUEUE_PROVIDER", "")
     if provider == "sqs":
-        return SqsProducer(SqsSettings.from_env(env), timeout_s)
+        return "sqs", None, SqsSettings.from_env(env)
     kafka_settings = KafkaSettings.from_env(env)
     if provider == "dual":
         if kafka_settings is None:
@@ -72,7 +75,34 @@ def create_producer(
                 "QUEUE_PROVIDER=dual needs Kafka settings: KAFKA_BOOTSTRAP_SERVERS, or "
                 "UPSTASH_KAFKA_URL, UPSTASH_KAFKA_USERNAME and UPSTASH_KAFKA_PASSWORD"
             )
-        sqs = SqsProducer(SqsSettings.from_env(env), timeout_s)
+        return "dual", kafka_settings, SqsSettings.from_env(env)
+    return ("none" if kafka_settings is None else "kafka"), kafka_settings, None
+
+
+def check_queue_settings(env: Mapping[str, str]) -> None:
+    """Raise ``ConfigError`` now, at construction, for a queue that could never be used:
+    missing settings, or a client library that is not installed."""
+    kind, _, _ = _queue_settings(env)
+    needs = {"sqs": ("boto3", "sqs"), "kafka": ("confluent_kafka", "kafka")}
+    for queue in {"dual": ("kafka", "sqs")}.get(kind, (kind,)):
+        if queue in needs and importlib.util.find_spec(needs[queue][0]) is None:
+            raise ConfigError(
+                f"QUEUE_PROVIDER chooses {queue}, which needs {needs[queue][0]}: "
+                f"pip install 'heliograph[{needs[queue][1]}]'"
+            )
+
+
+def create_producer(
+    env: Mapping[str, str], stats: ProducerStats, timeout_s: float = 10.0
+) -> MessageProducer | None:
+    """Helicone's ``MessageProducerFactory.createProducer``: the queue producer, or None."""
+    kind, kafka_settings, sqs_settings = _queue_settings(env)
+    if kind == "sqs":
+        assert sqs_settings is not None
+        return SqsProducer(sqs_settings, timeout_s)
+    if kind == "dual":
+        assert kafka_settings is not None and sqs_settings is not None
+        sqs = SqsProducer(sqs_settings, timeout_s)
         return DualWriteProducer(KafkaProducer(kafka_settings, timeout_s), sqs, stats)
     return None if kafka_settings is None else KafkaProducer(kafka_settings, timeout_s)
 
