@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import NoReturn
+
+import pytest
 
 from heliograph import ManualLogger, stable_id
 from heliograph.receiver import ReceiverThread
@@ -130,3 +134,18 @@ def test_a_normal_exit_never_leaves_a_received_record_to_be_sent_again(
         assert flushed.returncode == 0, flushed.stdout + flushed.stderr
         assert sink.received() == 4000
         assert sink.duplicates == {}
+
+
+def test_delivery_that_cannot_start_reports_what_waits_and_prints_no_traceback(
+    spool_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(config: object) -> NoReturn:
+        raise RuntimeError("no transport today")
+
+    monkeypatch.setattr("heliograph.pipeline.build_transport", broken)
+    logger = ManualLogger(logging_endpoint="http://127.0.0.1:9", spool_dir=spool_dir)
+    logger.log_single_request({"model": "m"}, "x")
+    assert logger.flush(timeout=2).pending == 1
+    assert logger.close(timeout=1).pending == 1
+    assert "cannot start delivery (no transport today)" in caplog.text
+    assert not any(r.exc_info for r in caplog.records if r.levelno >= logging.INFO)

@@ -147,9 +147,12 @@ class Pipeline:
             return self.stats.report(pending=self._pending_on_disk())
         self.spool.retry()
         dispatcher = self._arrange_delivery()
-        if dispatcher is not None:
-            return dispatcher.flush(timeout)
-        return self._wait_for_agent(timeout)
+        if dispatcher is None:
+            return self._wait_for_agent(timeout)
+        report = dispatcher.flush(timeout)
+        if not dispatcher.running:  # it could not start, or stopped: count what is on disk
+            return self.stats.report(pending=self._pending_on_disk())
+        return report
 
     def close(
         self, timeout: float, stop_on_failure: bool = False, count_pending: bool = True
@@ -180,8 +183,10 @@ class Pipeline:
         except OSError as exc:
             log.warning("cannot update the spool ledger at close: %s", exc)
         _LIVE.discard(self)
-        if report is not None and (report.pending == 0 or not count_pending):
+        ran_here = report is not None and dispatcher is not None and dispatcher.started
+        if report is not None and ran_here and (report.pending == 0 or not count_pending):
             return report
+        # Delivery never ran here (an agent's, or it could not start): count what waits.
         return self.stats.report(pending=self._pending_on_disk() if count_pending else 0)
 
     # -- who delivers --------------------------------------------------------------------
@@ -248,7 +253,8 @@ class Pipeline:
             self.writer.set_keep_sealed(False)
             self._delivery_lock.release()
             self._dispatcher = None
-            self._next_check = 0.0
+            # Not at once: a dispatcher that could not start would be retried on every log.
+            self._next_check = time.monotonic() + _DELIVERER_CHECK_S
 
     def _ensure_agent(self) -> None:
         """Start a detached delivery agent for this destination unless one runs (or one

@@ -121,6 +121,11 @@ class Dispatcher:
             self._wake.set()
 
     @property
+    def started(self) -> bool:
+        """Whether delivery got going (its transport and senders were built)."""
+        return self._senders is not None
+
+    @property
     def backlog(self) -> int:
         """Records of this destination not yet settled, as of the last loop."""
         return self._backlog
@@ -213,8 +218,14 @@ class Dispatcher:
         try:
             self._senders = self._start_senders()
             self._spool.start()
-        except Exception:
-            log.exception("cannot start delivery; records stay in the spool")
+        except Exception as exc:
+            # One line, rate-limited, never a traceback on stderr: the records are safe, and
+            # flush/close report them as pending.
+            self._warn.log(
+                logging.ERROR, "start",
+                "cannot start delivery (%s); records stay in the spool", exc,
+            )  # fmt: skip
+            log.debug("delivery start failure", exc_info=True)
             self._spool.release_all()
             self._notify()
             self._on_stopped()
