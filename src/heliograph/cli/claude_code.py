@@ -32,6 +32,7 @@ import logging
 import logging.handlers
 import os
 import sys
+from io import TextIOWrapper
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,9 +138,21 @@ def _state_dir(args: argparse.Namespace) -> Path:
     return Config.from_env(spool_dir=args.spool_dir).spool_dir.parent / "claude-code"
 
 
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_CLOEXEC, 0o600)
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Creates ``hook.log`` (and its successor after a rollover) 0600, whatever the umask."""
+
+    def _open(self) -> TextIOWrapper:
+        # Mode "a", as a RotatingFileHandler with a maxBytes always has.
+        return open(self.baseFilename, "a", encoding=self.encoding, opener=_private_opener)
+
+
 def _log_to_file(folder: Path) -> None:
     """Send Heliograph's log to ``hook.log`` only: the agent's terminal must not see it."""
-    handler = logging.handlers.RotatingFileHandler(
+    handler = _PrivateRotatingFileHandler(
         folder / "hook.log", maxBytes=_LOG_BYTES, backupCount=1, encoding="utf-8"
     )
     handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))

@@ -243,8 +243,10 @@ def _install(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace) -> int:
     config = Config.from_env(spool_dir=args.spool_dir, handle_sigterm=False)
     folder = _state_dir(args, config) / "inbox"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with (folder / ".lock").open("a") as lock:
+    folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.mkdir(exist_ok=True, mode=0o700)
+    lock = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -252,6 +254,8 @@ def _ingest(args: argparse.Namespace) -> int:
                 return 0  # another ingester is following this inbox
             fcntl.flock(lock, fcntl.LOCK_EX)
         return _ingest_locked(args, folder)
+    finally:
+        os.close(lock)
 
 
 def _ingest_locked(args: argparse.Namespace, folder: Path) -> int:

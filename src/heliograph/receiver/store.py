@@ -11,6 +11,7 @@ and the property index (``summary``) in the same transaction as each insert.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -57,7 +58,7 @@ class Store:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(self.path))
         self._lock = threading.Lock()
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
@@ -211,6 +212,24 @@ class Store:
         if summary is None:
             return None
         return {**session_item(summary), "requests": [request_item(row) for row in rows]}
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 (its folder 0700) before SQLite opens it.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the permissions of the database file, so
+    they are private too. An existing database of ours is made private as well.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except PermissionError:
+        return  # a database we may only read (sessions --db): SQLite opens it read-only
+    try:
+        with contextlib.suppress(PermissionError):  # someone else's file: leave it be
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:

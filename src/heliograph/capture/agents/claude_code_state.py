@@ -163,7 +163,12 @@ class ClaudeCodeState:
             if not (s.ended and now - s.updated > _FORGET_AFTER_S)
         }
         tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps(kept, option=orjson.OPT_INDENT_2))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # a leftover .tmp may predate private files
+            os.write(fd, orjson.dumps(kept, option=orjson.OPT_INDENT_2))
+        finally:
+            os.close(fd)
         os.replace(tmp, self.state_path)
 
     def _load(self) -> dict[str, SessionState]:

@@ -91,7 +91,13 @@ class Inbox:
             marker = path.with_name(path.name + ".offset")
             try:
                 temporary = marker.with_name(marker.name + ".tmp")
-                temporary.write_text(str(offset))
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+                fd = os.open(temporary, flags, 0o600)
+                try:
+                    os.fchmod(fd, 0o600)  # a leftover .tmp may predate private files
+                    os.write(fd, str(offset).encode())
+                finally:
+                    os.close(fd)
                 temporary.replace(marker)
             except OSError as exc:
                 log.warning("cannot store the inbox offset %s: %s", marker, exc)

@@ -173,8 +173,12 @@ class ExportedLedger:
             return
         self._ids.add(request_id)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a") as file:
-                file.write(request_id + "\n")
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+            fd = os.open(self.path, flags, 0o600)
+            try:
+                os.write(fd, (request_id + "\n").encode())
+            finally:
+                os.close(fd)
         except OSError as exc:  # the id is stable: at worst it is sent again, then deduplicated
             log.warning("cannot record an exported id in %s: %s", self.path, exc)
