@@ -30,7 +30,7 @@ from heliograph.delivery.report import DeliveryStats
 from heliograph.pipeline import build_transport
 from heliograph.spool.deliverers import AgentLock, AgentState, DeliveryLock, agent_pid
 from heliograph.spool.destination import Destination, destination_of
-from heliograph.spool.folder import FILE_MODE, SpoolFolder
+from heliograph.spool.folder import SpoolFolder, write_private
 from heliograph.spool.ledger import Ledger
 from heliograph.spool.queue import SpoolQueue
 
@@ -200,17 +200,10 @@ class DeliveryAgent:
             retries=self.stats.retries,
             pending=pending,
         )
-        path = self.folder.agent_state_path
-        staging = path.with_name(f".{path.name}.{os.getpid()}")
         try:
-            fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
-            try:
-                os.write(fd, orjson.dumps(dataclasses.asdict(state)))
-            finally:
-                os.close(fd)
-            os.replace(staging, path)
+            write_private(self.folder.agent_state_path, orjson.dumps(dataclasses.asdict(state)))
         except OSError as exc:
-            log.debug("cannot write %s: %s", path, exc)
+            log.debug("cannot write %s: %s", self.folder.agent_state_path, exc)
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT stop the agent cleanly (from the main thread only)."""

@@ -183,8 +183,8 @@ class Pipeline:
         except OSError as exc:
             log.warning("cannot update the spool ledger at close: %s", exc)
         _LIVE.discard(self)
-        ran_here = report is not None and dispatcher is not None and dispatcher.started
-        if report is not None and ran_here and (report.pending == 0 or not count_pending):
+        delivered_here = dispatcher is not None and dispatcher.started
+        if delivered_here and report is not None and (report.pending == 0 or not count_pending):
             return report
         # Delivery never ran here (an agent's, or it could not start): count what waits.
         return self.stats.report(pending=self._pending_on_disk() if count_pending else 0)
@@ -272,7 +272,6 @@ class Pipeline:
         deadline = time.monotonic() + max(0.0, timeout)
         with contextlib.suppress(OSError):  # ask the agent to retry now, backoff waived
             self.folder.flush_request_path.touch(mode=0o600)
-            os.utime(self.folder.flush_request_path)
         pause = 0.02
         while True:
             pending = self._pending_on_disk()

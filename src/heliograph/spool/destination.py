@@ -29,7 +29,7 @@ import orjson
 
 from heliograph.config import Config
 from heliograph.model.helicone import split_logging_endpoint
-from heliograph.spool.folder import DIR_MODE, FILE_MODE
+from heliograph.spool.folder import write_private
 
 __all__ = [
     "DESTINATIONS_DIR",
@@ -90,16 +90,8 @@ class Destination:
     def write_descriptor(self, folder: Path) -> None:
         """Write ``destination.json`` once, so ``status`` can say what the folder is for."""
         path = folder / DESCRIPTOR
-        if path.exists():
-            return
-        folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        staging = folder / f".{DESCRIPTOR}.{os.getpid()}"
-        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
-        try:
-            os.write(fd, orjson.dumps(dataclasses.asdict(self), option=orjson.OPT_INDENT_2))
-        finally:
-            os.close(fd)
-        os.replace(staging, path)
+        if not path.exists():
+            write_private(path, orjson.dumps(dataclasses.asdict(self), option=orjson.OPT_INDENT_2))
 
 
 def key_fingerprint(api_key: str | None) -> str:

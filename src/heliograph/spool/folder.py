@@ -20,10 +20,21 @@ from pathlib import Path
 from heliograph.errors import SpoolError
 from heliograph.spool.segment import ACK_SUFFIX
 
-__all__ = ["HeldSegment", "SpoolFolder"]
+__all__ = ["HeldSegment", "SpoolFolder", "write_private"]
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` at once (0600): readers see the old file or the new."""
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.replace(staging, path)
 
 
 @dataclasses.dataclass(eq=False)

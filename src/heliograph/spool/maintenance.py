@@ -30,6 +30,7 @@ from heliograph.spool.segment import (
     CorruptLineError,
     decode_line,
     encode_line,
+    read_acks,
 )
 from heliograph.spool.writer import SpoolWriter
 
@@ -89,7 +90,7 @@ def _check_segment(path: Path, report: VerifyReport) -> None:
     data = path.read_bytes()
     lines = data.split(b"\n")
     tail = lines.pop()  # bytes after the last newline: empty unless the tail is torn
-    acked = _acked(path.with_name(path.name + ACK_SUFFIX))
+    acked = read_acks(path.with_name(path.name + ACK_SUFFIX))
     offset = 0
     for line in lines:
         report.records += 1
@@ -105,21 +106,6 @@ def _check_segment(path: Path, report: VerifyReport) -> None:
     if tail and offset not in acked:
         report.torn_tails += 1
         report.problems.append(f"{path.name} ends in a torn line of {len(tail)} bytes")
-
-
-def _acked(path: Path) -> set[int]:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return set()
-    found: set[int] = set()
-    for line in data.split(b"\n"):
-        if len(line) == 16:
-            try:
-                found.add(int(line, 16))
-            except ValueError:
-                continue
-    return found
 
 
 def _claimable(folder: SpoolFolder, name: str) -> bool:
@@ -213,7 +199,7 @@ def purge_spool(
                 report.segments_held_by_live_processes += 1
                 continue
             data = segment.path.read_bytes()
-            remaining = max(0, data.count(b"\n") - len(_acked(segment.ack_path)))
+            remaining = max(0, data.count(b"\n") - len(read_acks(segment.ack_path)))
             report.pending_records += remaining
             if not dry_run:
                 segment.path.unlink(missing_ok=True)

@@ -28,13 +28,13 @@ from heliograph.spool.segment import (
     STAGING_SUFFIX,
     CorruptLineError,
     decode_line,
+    read_acks,
 )
 
 __all__ = ["Entry", "SpoolReader"]
 
 log = logging.getLogger("heliograph.spool")
 
-_ACK_LINE = 17  # 16 hex digits + "\n"
 _CHUNK = 256 * 1024
 _STAGING_GRACE_S = 60.0
 
@@ -173,9 +173,7 @@ class SpoolReader:
 
     def ack(self, entry: Entry) -> None:
         """Record ``entry`` as finished (delivered or dead-lettered) on disk."""
-        _write_ack(entry.segment, entry.offset)
-        entry.segment.outstanding -= 1
-        entry.segment.finished += 1
+        self.ack_many([entry])
 
     def ack_many(self, entries: list[Entry]) -> None:
         """``ack`` for several records, with one write per segment."""
@@ -301,17 +299,7 @@ class SpoolReader:
             return 0
 
     def _load_acks(self, segment: HeldSegment) -> None:
-        try:
-            with open(segment.ack_path, "rb") as fh:
-                data = fh.read()
-        except FileNotFoundError:
-            return
-        for line in data.split(b"\n"):
-            if len(line) == _ACK_LINE - 1:
-                try:
-                    segment.acked.add(int(line, 16))
-                except ValueError:
-                    continue
+        segment.acked |= read_acks(segment.ack_path)
 
     def _read_segment(self, segment: HeldSegment, limit: int) -> Iterator[Entry]:
         """Yield up to ``limit`` records, reading the file ahead in chunks (one ``pread``
@@ -381,7 +369,7 @@ class SpoolReader:
         except OSError as exc:
             log.warning("could not keep the unreadable record aside: %s", exc)
         # Acknowledged so that no later reader counts it twice.
-        _write_ack(segment, offset)
+        _write_acks(segment, [offset])
         self._on_corrupt("corrupt")
 
 
@@ -458,17 +446,12 @@ def _evict_foreign(path: Path, bound: str, warn: RateLimitedLogger) -> int:
             return 0  # its writer or deliverer is alive: theirs to bound
         if not path.exists():
             return 0
-        lines = len(_line_starts(fd, os.fstat(fd).st_size))
         ack_path = path.with_name(path.name + ACK_SUFFIX)
-        try:
-            acked = sum(1 for x in ack_path.read_bytes().split(b"\n") if len(x) == _ACK_LINE - 1)
-        except OSError:
-            acked = 0
+        remaining = len(_line_starts(fd, os.fstat(fd).st_size) - read_acks(ack_path))
         path.unlink(missing_ok=True)
         ack_path.unlink(missing_ok=True)
     finally:
         os.close(fd)
-    remaining = max(0, lines - acked)
     if remaining:
         ledger = Ledger(path.parent.parent / "ledger.jsonl")
         ledger.add(f"lost:evicted_{bound}", remaining)
@@ -486,10 +469,6 @@ def _read_fd(segment: HeldSegment) -> int:
     if segment.read_fd is None:
         segment.read_fd = os.open(segment.path, os.O_RDONLY | os.O_CLOEXEC)
     return segment.read_fd
-
-
-def _write_ack(segment: HeldSegment, offset: int) -> None:
-    _write_acks(segment, [offset])
 
 
 def _write_acks(segment: HeldSegment, offsets: list[int]) -> None:

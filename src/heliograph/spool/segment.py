@@ -15,8 +15,10 @@ import re
 import secrets
 import time
 import zlib
+from pathlib import Path
 
 __all__ = [
+    "ACK_LINE",
     "ACK_SUFFIX",
     "SEGMENT_SUFFIX",
     "STAGING_SUFFIX",
@@ -24,6 +26,7 @@ __all__ = [
     "decode_line",
     "encode_line",
     "new_segment_name",
+    "read_acks",
     "segment_created_ns",
 ]
 
@@ -33,6 +36,7 @@ _HEAD = len(_PREFIX) + 8 + len(_MIDDLE)
 SEGMENT_SUFFIX = ".jsonl"
 STAGING_SUFFIX = ".new"  # a segment being created: not yet locked, never read
 ACK_SUFFIX = ".acked"
+ACK_LINE = 17  # an acknowledgement: 16 hex digits of the record's offset, then "\n"
 _NAME = re.compile(r"^seg-(\d{20})-(\d+)-[0-9a-f]{8}\.jsonl$")
 
 
@@ -73,3 +77,19 @@ def segment_created_ns(name: str) -> int | None:
     """Creation time encoded in a segment's name, or ``None`` if it is not a segment."""
     match = _NAME.match(name)
     return int(match.group(1)) if match else None
+
+
+def read_acks(path: Path) -> set[int]:
+    """The offsets an ``.acked`` file acknowledges; torn or damaged lines are skipped."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return set()
+    found: set[int] = set()
+    for line in data.split(b"\n"):
+        if len(line) == ACK_LINE - 1:
+            try:
+                found.add(int(line, 16))
+            except ValueError:
+                continue
+    return found

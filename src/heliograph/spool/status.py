@@ -18,7 +18,7 @@ from heliograph.spool.destination import (
 )
 from heliograph.spool.folder import SpoolFolder
 from heliograph.spool.ledger import Ledger
-from heliograph.spool.segment import ACK_SUFFIX, SEGMENT_SUFFIX, segment_created_ns
+from heliograph.spool.segment import ACK_SUFFIX, SEGMENT_SUFFIX, read_acks, segment_created_ns
 
 __all__ = ["DestinationStatus", "SpoolCounts", "SpoolStatus", "spool_status"]
 
@@ -98,7 +98,7 @@ def _destination_status(root: Path, destination: Destination | None) -> Destinat
             data = path.read_bytes()
         except OSError:
             continue
-        acked = _ack_count(path.with_name(name + ACK_SUFFIX))
+        acked = len(read_acks(path.with_name(name + ACK_SUFFIX)))
         remaining = max(0, data.count(b"\n") - acked)
         segments += 1
         size += len(data)
@@ -137,11 +137,3 @@ def _unknown_target(root: Path) -> str:
     if root.parent.name == DESTINATIONS_DIR:
         return "unknown (destination.json is missing)"
     return "written before destinations"
-
-
-def _ack_count(path: Path) -> int:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return 0
-    return sum(1 for line in data.split(b"\n") if len(line) == 16)
